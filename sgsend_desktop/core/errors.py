@@ -1,0 +1,66 @@
+"""One exception hierarchy for the whole core.
+
+Every error carries a message a user can act on; the CLI and GUI print ``str(error)`` and never a traceback.
+"""
+
+from __future__ import annotations
+
+
+class SendError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class LinkError(SendError, ValueError):
+    """A share link, transfer id or key that cannot be understood."""
+
+
+class KeyFormatError(LinkError):
+    """A key that is neither 43 base64url characters nor a friendly token."""
+
+
+class IntegrityError(SendError):
+    """Wrong key, or a payload that was tampered with or truncated: the GCM tag does not verify."""
+
+
+class EnvelopeError(SendError):
+    """The decrypted content has an SGMETA envelope that cannot be read."""
+
+
+class ApiError(SendError):
+    """The server answered with an error status (a permanent failure)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class AuthError(ApiError):
+    """401/403 from the API: a missing or wrong access token or delete-auth."""
+
+
+class NotFoundError(ApiError):
+    """404: unknown transfer id (or deleted)."""
+
+
+class ConflictError(ApiError):
+    """409: the transfer is not in the state the call needs (id taken, not completed, ...)."""
+
+
+class GoneError(ApiError):
+    """410: the transfer expired or reached its download limit."""
+
+
+class PayloadTooLargeError(ApiError):
+    """413: over the server's (Lambda's) body limit."""
+
+
+class TransientError(SendError):
+    """A failure worth retrying: timeout, reset, 5xx, 429, expired presigned URL."""
+
+
+class SourceChangedError(SendError):
+    """The file being sent changed since the upload started; resuming would send a corrupt file."""
+
+
+class CancelledError(SendError):
+    """The transfer was cancelled or paused by the user while a step was running."""

@@ -1,0 +1,84 @@
+"""Plain value types shared by the engine, the CLI and the GUI (no Qt, no I/O)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class Direction(enum.Enum):
+    SEND = "send"
+    RECEIVE = "receive"
+
+
+class TransferState(enum.Enum):
+    QUEUED = "queued"            # waiting for a free slot
+    PREPARING = "preparing"      # zipping a folder, creating the transfer on the server
+    UPLOADING = "uploading"
+    DOWNLOADING = "downloading"
+    COMPLETING = "completing"    # upload: completing on the server; download: decrypting + verifying
+    PAUSED = "paused"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (TransferState.DONE, TransferState.CANCELLED)
+
+    @property
+    def is_active(self) -> bool:
+        return self in (
+            TransferState.PREPARING,
+            TransferState.UPLOADING,
+            TransferState.DOWNLOADING,
+            TransferState.COMPLETING,
+        )
+
+
+@dataclass(frozen=True)
+class TransferOptions:
+    """What the user chose for a send (set at create time on the server)."""
+
+    max_downloads: int = 0                  # 0 = unlimited
+    expires_at: datetime | None = None      # None = never
+    friendly_key: bool = False              # word-word-NNNN token instead of a random key
+    delete_auth: bool = True                # let the sender delete it later
+
+
+@dataclass(frozen=True)
+class TransferSnapshot:
+    """Everything a view needs to draw one transfer. Immutable: the engine publishes new ones."""
+
+    id: str                                 # local id (journal), not the server's transfer id
+    direction: Direction
+    name: str                               # file name (send: local name; receive: from SGMETA once known)
+    size: int                               # bytes of the payload to move (0 until known)
+    state: TransferState
+    bytes_done: int = 0                     # sent or received locally
+    bytes_confirmed: int = 0                # confirmed by the server (SSE / part list / completed PUTs)
+    speed_bps: float = 0.0
+    eta_seconds: float | None = None
+    transfer_id: str | None = None          # the server's 12-hex id
+    server_url: str | None = None
+    share_link: str | None = None           # combined link with the key (sends, once done)
+    link_only: str | None = None            # link without the key
+    key_text: str | None = None             # the key (or friendly token) to send separately
+    saved_path: str | None = None           # receives, once done
+    error: str | None = None                # one sentence, when FAILED
+    download_count: int = 0                 # recipients' downloads seen (sends)
+    live_events: bool = False               # progress comes from the server's SSE stream
+    created_at: float = 0.0
+    source_path: str | None = None
+
+
+@dataclass(frozen=True)
+class EngineEvent:
+    """What the engine tells its listeners. ``kind`` is one of KINDS."""
+
+    kind: str
+    snapshot: TransferSnapshot
+    detail: dict[str, object] = field(default_factory=dict)
+
+    KINDS = ("added", "changed", "progress", "done", "failed", "downloaded", "removed")
