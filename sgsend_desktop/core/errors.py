@@ -64,3 +64,11 @@ class SourceChangedError(SendError):
 
 class CancelledError(SendError):
     """The transfer was cancelled or paused by the user while a step was running."""
+
+
+class LocalIOError(SendError):
+    """A local file could not be read or written (full disk, permissions, missing folder)."""
+
+
+class IllegalTransitionError(SendError):
+    """A transfer was asked to move between two states that have no edge (a bug, not a user error)."""

@@ -37,6 +37,30 @@ class TransferState(enum.Enum):
         )
 
 
+_S = TransferState
+# Every legal state change, in one place (the journal enforces it on every write).
+ALLOWED_TRANSITIONS: dict[TransferState, frozenset[TransferState]] = {
+    _S.QUEUED: frozenset({_S.PREPARING, _S.PAUSED, _S.CANCELLED, _S.FAILED}),
+    _S.PREPARING: frozenset({_S.UPLOADING, _S.DOWNLOADING, _S.COMPLETING, _S.PAUSED, _S.FAILED,
+                             _S.CANCELLED, _S.QUEUED}),
+    _S.UPLOADING: frozenset({_S.COMPLETING, _S.PAUSED, _S.FAILED, _S.CANCELLED, _S.QUEUED}),
+    _S.DOWNLOADING: frozenset({_S.COMPLETING, _S.PAUSED, _S.FAILED, _S.CANCELLED, _S.QUEUED}),
+    _S.COMPLETING: frozenset({_S.DONE, _S.PAUSED, _S.FAILED, _S.CANCELLED, _S.QUEUED}),
+    _S.PAUSED: frozenset({_S.QUEUED, _S.CANCELLED, _S.FAILED}),
+    _S.FAILED: frozenset({_S.QUEUED, _S.CANCELLED}),
+    _S.DONE: frozenset(),
+    _S.CANCELLED: frozenset(),
+}
+
+
+def check_transition(old: TransferState, new: TransferState) -> None:
+    """Raise IllegalTransitionError unless ``old -> new`` is an edge of ALLOWED_TRANSITIONS."""
+    if old is not new and new not in ALLOWED_TRANSITIONS[old]:
+        from sgsend_desktop.core.errors import IllegalTransitionError
+
+        raise IllegalTransitionError(f"a transfer cannot go from {old.value} to {new.value}")
+
+
 @dataclass(frozen=True)
 class TransferOptions:
     """What the user chose for a send (set at create time on the server)."""

@@ -1,0 +1,55 @@
+"""A token bucket shared by the worker threads of one direction (upload or download)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+
+class BandwidthLimiter:
+    """Blocks callers so that, together, they move at most ``rate`` bytes per second.
+
+    ``rate=None`` means unlimited. The bucket holds up to a quarter second of tokens so bursts stay small.
+    """
+
+    def __init__(self, rate: int | None = None) -> None:
+        self._lock = threading.Lock()
+        self._rate: int | None = None
+        self._tokens = 0.0
+        self._stamp = time.monotonic()
+        self.set_rate(rate)
+
+    @property
+    def rate(self) -> int | None:
+        return self._rate
+
+    def set_rate(self, rate: int | None) -> None:
+        with self._lock:
+            self._rate = rate if rate and rate > 0 else None
+            self._tokens = 0.0
+            self._stamp = time.monotonic()
+
+    def _capacity(self, rate: int) -> float:
+        return max(rate / 4.0, 1.0)
+
+    def consume(self, amount: int, stop: threading.Event | None = None) -> None:
+        """Take ``amount`` bytes' worth of tokens, sleeping while the bucket is short."""
+        while amount > 0:
+            with self._lock:
+                rate = self._rate
+                if rate is None:
+                    return
+                now = time.monotonic()
+                self._tokens = min(self._capacity(rate), self._tokens + (now - self._stamp) * rate)
+                self._stamp = now
+                take = min(float(amount), self._capacity(rate))
+                if self._tokens >= take:
+                    self._tokens -= take
+                    amount -= int(take)
+                    continue
+                wait = (take - self._tokens) / rate
+            if stop is not None:
+                if stop.wait(wait):
+                    return
+            else:
+                time.sleep(wait)
