@@ -1,0 +1,362 @@
+"""Upstream-compatible crypto: keys, the SGMETA envelope, streaming AES-256-GCM.
+
+Payload layout (what the SGraph Send browser UI writes and reads)::
+
+    IV (12 bytes) ‖ AES-256-GCM ciphertext of ENVELOPE ‖ tag (16 bytes)
+    ENVELOPE = b"SGMETA" ‖ uint32 BE metadata length ‖ metadata JSON ‖ file bytes
+
+One GCM message covers the whole envelope, so it can be produced and checked as a stream in constant
+memory. Plaintext is only "final" once the tag at the very end verifies: ``decrypt_chunks_to_dir`` writes
+to a hidden temporary file and renames it only then.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import os
+import re
+import secrets
+import tempfile
+import unicodedata
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import AEADDecryptionContext, Cipher, algorithms, modes
+from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+
+from sgsend_desktop.core.envelope import EnvelopeReader, envelope_header
+from sgsend_desktop.core.errors import IntegrityError, KeyFormatError, LocalIOError
+from sgsend_desktop.core.wordlist import WORDS
+
+__all__ = [
+    "CHUNK_SIZE",
+    "IV_SIZE",
+    "KEY_SIZE",
+    "OVERHEAD",
+    "TAG_SIZE",
+    "PayloadDecryptor",
+    "decode_key",
+    "decrypt_chunks_to_dir",
+    "decrypt_file",
+    "delete_auth",
+    "delete_auth_hash",
+    "encode_key",
+    "encrypt_file",
+    "envelope_header",
+    "friendly_key",
+    "friendly_transfer_id",
+    "generate_friendly_token",
+    "generate_key",
+    "is_friendly_token",
+    "iter_encrypted_payload",
+    "payload_size",
+    "resolve_key",
+    "safe_filename",
+]
+
+KEY_SIZE = 32
+IV_SIZE = 12
+TAG_SIZE = 16
+OVERHEAD = IV_SIZE + TAG_SIZE  # payload size minus envelope size
+CHUNK_SIZE = 1024 * 1024
+
+FRIENDLY_SALT = b"sgraph-send-v1"
+FRIENDLY_ITERATIONS = 600_000
+_FRIENDLY_RE = re.compile(r"^[a-z]+-[a-z]+-\d{4}$")
+_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{43}=?$")
+
+
+# --- keys --------------------------------------------------------------------------------------
+
+
+def generate_key() -> bytes:
+    return secrets.token_bytes(KEY_SIZE)
+
+
+def encode_key(key: bytes) -> str:
+    """base64url without padding: the 43 characters after the transfer id in a link."""
+    if len(key) != KEY_SIZE:
+        raise KeyFormatError(f"a key is {KEY_SIZE} bytes, not {len(key)}")
+    return base64.urlsafe_b64encode(key).rstrip(b"=").decode("ascii")
+
+
+def decode_key(text: str) -> bytes:
+    text = text.strip()
+    if not _KEY_RE.match(text):
+        raise KeyFormatError(
+            "the key must be 43 characters of base64url (letters, digits, '-' and '_') "
+            "or a friendly key like apple-mango-5623"
+        )
+    try:
+        key = base64.urlsafe_b64decode(text.rstrip("=") + "=")
+    except (binascii.Error, ValueError) as error:  # pragma: no cover - the regex already guards
+        raise KeyFormatError(f"the key is not valid base64url: {error}") from None
+    if len(key) != KEY_SIZE:  # pragma: no cover - 43 chars always decode to 32 bytes
+        raise KeyFormatError("the key does not decode to 32 bytes")
+    return key
+
+
+def is_friendly_token(text: str) -> bool:
+    return bool(_FRIENDLY_RE.match(text))
+
+
+def generate_friendly_token() -> str:
+    first, second = secrets.choice(WORDS), secrets.choice(WORDS)
+    return f"{first}-{second}-{secrets.randbelow(10_000):04d}"
+
+
+def friendly_key(token: str) -> bytes:
+    """PBKDF2-HMAC-SHA256(token, "sgraph-send-v1", 600k) as upstream's web UI derives it."""
+    if not is_friendly_token(token):
+        raise KeyFormatError(f"{token!r} is not a friendly key (word-word-NNNN)")
+    kdf = PBKDF2HMAC(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=FRIENDLY_SALT,
+                     iterations=FRIENDLY_ITERATIONS)
+    return kdf.derive(token.encode("utf-8"))
+
+
+def friendly_transfer_id(token: str) -> str:
+    """First 6 bytes of SHA-256(token), lowercase hex: the transfer id a friendly token names."""
+    if not is_friendly_token(token):
+        raise KeyFormatError(f"{token!r} is not a friendly key (word-word-NNNN)")
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()[:12]
+
+
+def resolve_key(text: str) -> bytes:
+    """A base64url key or a friendly token, as the user typed it, to the 32-byte key."""
+    text = text.strip().strip("\"'")
+    if is_friendly_token(text):
+        return friendly_key(text)
+    return decode_key(text)
+
+
+def delete_auth(key: bytes, transfer_id: str) -> str:
+    """The ``x-sgraph-transfer-delete-auth`` value: hex SHA-256(key hex ":" transfer id).
+
+    Derived from the key, so only someone holding the key (the sender, or anyone they gave the
+    link to) can delete; the server only ever sees its hash at create time.
+    """
+    return hashlib.sha256(f"{key.hex()}:{transfer_id}".encode("ascii")).hexdigest()
+
+
+def delete_auth_hash(key: bytes, transfer_id: str) -> str:
+    """What ``create`` receives as ``delete_auth_hash``: hex SHA-256 of the delete-auth value."""
+    return hashlib.sha256(delete_auth(key, transfer_id).encode("ascii")).hexdigest()
+
+
+# --- payload sizes -----------------------------------------------------------------------------
+
+
+def payload_size(filename: str | None, content_size: int) -> int:
+    """Bytes on the wire for a file of ``content_size`` bytes named ``filename``."""
+    return IV_SIZE + len(envelope_header(filename)) + content_size + TAG_SIZE
+
+
+# --- encryption --------------------------------------------------------------------------------
+
+
+def iter_encrypted_payload(
+    key: bytes,
+    source: BinaryIO,
+    filename: str | None,
+    iv: bytes | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> Iterator[bytes]:
+    """Yield the whole payload (IV ‖ ciphertext ‖ tag) of ``source`` in order, in bounded memory.
+
+    The same key, IV and file give the same bytes, which is what lets a resumed upload re-derive
+    the parts it still has to send. Callers that resume must persist ``iv`` (it is not secret).
+    """
+    if len(key) != KEY_SIZE:
+        raise KeyFormatError(f"a key is {KEY_SIZE} bytes, not {len(key)}")
+    iv = iv if iv is not None else secrets.token_bytes(IV_SIZE)
+    if len(iv) != IV_SIZE:
+        raise ValueError(f"the IV is {IV_SIZE} bytes, not {len(iv)}")
+    encryptor = Cipher(algorithms.AES(key), modes.GCM(iv)).encryptor()
+    yield iv
+    yield encryptor.update(envelope_header(filename))
+    buffer = bytearray(chunk_size)
+    view = memoryview(buffer)
+    while True:
+        count = source.readinto(view)  # type: ignore[attr-defined,unused-ignore]
+        if not count:
+            break
+        yield encryptor.update(view[:count])
+    encryptor.finalize()
+    yield encryptor.tag
+
+
+def encrypt_file(source: Path, destination: Path, key: bytes, filename: str | None = None,
+                 iv: bytes | None = None) -> int:
+    """Write the payload of ``source`` to ``destination`` (atomically); return its size."""
+    name = source.name if filename is None else filename
+    written = 0
+    with source.open("rb") as reader, _atomic_writer(destination) as writer:
+        for block in iter_encrypted_payload(key, reader, name, iv):
+            writer.write(block)
+            written += len(block)
+    return written
+
+
+# --- decryption --------------------------------------------------------------------------------
+
+
+class PayloadDecryptor:
+    """Feed payload bytes in order; get the file content back (envelope stripped).
+
+    Content returned by ``feed`` is NOT authenticated until ``finish`` returns: write it somewhere
+    temporary. The last 16 bytes seen are held back as the candidate tag.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != KEY_SIZE:
+            raise KeyFormatError(f"a key is {KEY_SIZE} bytes, not {len(key)}")
+        self._key = key
+        self._iv = bytearray()
+        self._tail = b""
+        self._decryptor: AEADDecryptionContext | None = None
+        self._envelope = EnvelopeReader()
+        self.bytes_in = 0
+
+    @property
+    def filename(self) -> str | None:
+        return self._envelope.filename
+
+    def feed(self, data: bytes | bytearray | memoryview) -> bytes:
+        view = memoryview(data)
+        self.bytes_in += len(view)
+        if self._decryptor is None:
+            needed = IV_SIZE - len(self._iv)
+            self._iv += view[:needed]
+            view = view[needed:]
+            if len(self._iv) < IV_SIZE:
+                return b""
+            self._decryptor = Cipher(algorithms.AES(self._key), modes.GCM(bytes(self._iv))).decryptor()
+        if not view:
+            return b""
+        decryptor = self._decryptor
+        if len(view) >= TAG_SIZE:
+            plain = decryptor.update(self._tail) + decryptor.update(view[:-TAG_SIZE])
+            self._tail = bytes(view[-TAG_SIZE:])
+        else:
+            joined = self._tail + bytes(view)
+            plain = decryptor.update(joined[:-TAG_SIZE]) if len(joined) > TAG_SIZE else b""
+            self._tail = joined[-TAG_SIZE:]
+        return self._envelope.feed(plain)
+
+    def finish(self) -> bytes:
+        """Verify the tag; return the last content bytes (only from a payload this short)."""
+        if self._decryptor is None or len(self._tail) < TAG_SIZE:
+            raise IntegrityError("the encrypted file is truncated (shorter than its IV and tag)")
+        try:
+            self._decryptor.finalize_with_tag(self._tail)
+        except InvalidTag:
+            raise IntegrityError(
+                "the file could not be decrypted: the key is wrong, or the file was changed or cut short"
+            ) from None
+        return self._envelope.finish()
+
+
+def decrypt_chunks_to_dir(chunks: Iterable[bytes], key: bytes, out_dir: Path,
+                          fallback_name: str = "download.bin") -> Path:
+    """Decrypt a payload stream into ``out_dir`` under its SGMETA name; return the path.
+
+    Nothing appears under the final name unless the whole payload verified; an existing file is
+    never overwritten ("name (1).ext" is used instead).
+    """
+    decryptor = PayloadDecryptor(key)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        handle = tempfile.NamedTemporaryFile(dir=out_dir, prefix=".sgsend-", suffix=".partial", delete=False)
+    except OSError as error:
+        raise LocalIOError(f"cannot write in {out_dir}: {error.strerror or error}") from None
+    temp_path = Path(handle.name)
+    try:
+        with handle:
+            for chunk in chunks:
+                handle.write(decryptor.feed(chunk))
+            handle.write(decryptor.finish())
+            handle.flush()
+            os.fsync(handle.fileno())
+        return _claim_final_name(temp_path, out_dir, safe_filename(decryptor.filename, fallback_name))
+    except OSError as error:
+        raise LocalIOError(f"cannot write the file in {out_dir}: {error.strerror or error}") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temp_path.unlink()
+
+
+def decrypt_file(payload: Path, key: bytes, out_dir: Path, fallback_name: str = "download.bin") -> Path:
+    with payload.open("rb") as reader:
+        return decrypt_chunks_to_dir(iter(lambda: reader.read(CHUNK_SIZE), b""), key, out_dir, fallback_name)
+
+
+# --- file names --------------------------------------------------------------------------------
+
+_UNSAFE_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"|?*]')
+_WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$", re.IGNORECASE)
+
+
+def safe_filename(name: str | None, fallback: str) -> str:
+    """A name from SGMETA made safe to create in a chosen folder.
+
+    Keeps only the last path component (no separators, no ``..``, no absolute paths), drops control
+    and reserved characters, and caps the length at 255 UTF-8 bytes keeping the extension.
+    """
+    if not name:
+        return fallback
+    name = unicodedata.normalize("NFC", name).replace("\\", "/").split("/")[-1]
+    name = _UNSAFE_CHARS.sub("_", name).strip().rstrip(".")
+    if name in ("", ".", "..") or _WINDOWS_RESERVED.match(name):
+        return fallback if name in ("", ".", "..") else f"_{name}"
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or len(suffix.encode()) > 32:
+        stem, suffix = name, ""
+    while len((stem + (f".{suffix}" if suffix else "")).encode("utf-8")) > 255:
+        stem = stem[:-1]
+    return stem + (f".{suffix}" if suffix else "")
+
+
+def _claim_final_name(temp_path: Path, out_dir: Path, name: str) -> Path:
+    stem, suffix = _split_suffix(name)
+    for attempt in range(10_000):
+        candidate = out_dir / (name if attempt == 0 else f"{stem} ({attempt}){suffix}")
+        try:
+            os.link(temp_path, candidate)  # atomic and never replaces an existing file
+        except FileExistsError:
+            continue
+        except OSError:  # file systems without hard links: best effort no-overwrite rename
+            if candidate.exists():
+                continue
+            os.replace(temp_path, candidate)
+        return candidate
+    raise LocalIOError(f"too many files named like {name!r} in {out_dir}")
+
+
+def _split_suffix(name: str) -> tuple[str, str]:
+    if name.startswith(".") and name.count(".") == 1:
+        return name, ""
+    stem, dot, suffix = name.rpartition(".")
+    return (stem, f".{suffix}") if dot and stem else (name, "")
+
+
+@contextlib.contextmanager
+def _atomic_writer(destination: Path) -> Iterator[BinaryIO]:
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(dir=destination.parent, prefix=".sgsend-", suffix=".partial",
+                                         delete=False)
+    temp_path = Path(handle.name)
+    try:
+        with handle:
+            yield handle  # type: ignore[misc]
+        os.replace(temp_path, destination)
+    except OSError as error:
+        raise LocalIOError(f"cannot write {destination}: {error.strerror or error}") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temp_path.unlink()
