@@ -8,6 +8,7 @@ The journal never holds a key.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -33,7 +34,7 @@ def keyring_usable() -> bool:
     if "fail" in name or "null" in name:
         return False
     try:
-        return float(backend.priority) > 0  # type: ignore[attr-defined]
+        return float(backend.priority) > 0
     except Exception:
         return False
 
@@ -77,10 +78,8 @@ class SecretStore:
 
     def delete(self, local_id: str) -> None:
         if self._use_keyring:
-            try:
+            with contextlib.suppress(keyring.errors.KeyringError):
                 keyring.delete_password(SERVICE, local_id)
-            except keyring.errors.KeyringError:
-                pass
         with self._lock:
             data = self._read()
             if data.pop(local_id, None) is not None:
