@@ -1,0 +1,462 @@
+"""UploadJob: one file → encrypted payload → (direct upload | parallel multipart PUTs) → complete → link.
+
+Threads: the job thread (this class) runs the encryptor, which cuts ``crypto.iter_encrypted_payload`` into
+parts and puts them on a bounded queue (``workers + 1`` parts); ``workers`` part workers in a
+ThreadPoolExecutor PUT them to presigned URLs. Memory is bounded by ``(2 * workers + 2) * part_size``.
+Resume re-derives the same payload from the same key + IV and only PUTs the parts the server lacks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import logging
+import math
+import os
+import queue
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from sgsend_desktop.core import crypto
+from sgsend_desktop.core.api import Capabilities, UrlRejectedError
+from sgsend_desktop.core.errors import (
+    ApiError,
+    AuthError,
+    CancelledError,
+    ConflictError,
+    NotFoundError,
+    PayloadTooLargeError,
+    SendError,
+    SourceChangedError,
+    TransientError,
+)
+from sgsend_desktop.core.events import EventListener, ServerEvent
+from sgsend_desktop.core.jobs import JobContext
+from sgsend_desktop.core.journal import PartRow, TransferRow
+from sgsend_desktop.core.links import make_link
+from sgsend_desktop.core.model import TransferState
+from sgsend_desktop.core.retry import call_with_retry
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+DIRECT_LIMIT = 5 * 1024 * 1024            # payloads up to this size use the direct upload route
+LAMBDA_BODY_LIMIT = 6 * 1024 * 1024       # API bodies above this are refused by a Lambda-hosted server
+URL_LIFETIME = 3600.0                     # initiate does not say; upstream's value
+URL_MARGIN = 60.0                         # refresh URLs this close to expiry
+URL_BATCH = 32
+SEND_SLICE = 64 * 1024
+_MD5_ETAG = re.compile(r'^"?([0-9a-f]{32})"?$')
+
+
+def plan_parts(payload_size: int, part_size: int) -> list[tuple[int, int, int]]:
+    count = max(1, math.ceil(payload_size / part_size))
+    return [(n + 1, n * part_size, min(part_size, payload_size - n * part_size)) for n in range(count)]
+
+
+def choose_num_parts(payload_size: int, caps: Capabilities) -> int:
+    """Parts of min_part_size (5 MiB: least memory), more bytes per part only past max_parts."""
+    count = math.ceil(payload_size / caps.min_part_size)
+    if count > caps.max_parts:
+        count = caps.max_parts
+        if math.ceil(payload_size / count) > caps.max_part_size:
+            limit = caps.max_parts * caps.max_part_size
+            raise PayloadTooLargeError(f"This file is too big for the server (at most {limit} bytes).")
+    return count
+
+
+def source_stat(path: Path) -> os.stat_result:
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        raise SourceChangedError(f"The file {path} is gone; it cannot be sent.") from None
+
+
+class _PartUrls:
+    """Presigned part URLs with their issue time; fresh ones through the part-urls extension."""
+
+    def __init__(self, ctx: JobContext, transfer_id: str, upload_id: str, caps: Capabilities) -> None:
+        self._ctx, self._tid, self._uid, self._caps = ctx, transfer_id, upload_id, caps
+        self._lock = threading.Lock()
+        self._urls: dict[int, tuple[str, float]] = {}
+        self._lifetime = URL_LIFETIME
+        self.pending: set[int] = set()
+
+    def add(self, urls: dict[int, str], lifetime: float | None = None) -> None:
+        now = time.monotonic()
+        if lifetime:
+            self._lifetime = lifetime
+        with self._lock:
+            for number, url in urls.items():
+                self._urls[number] = (url, now + self._lifetime)
+
+    def drop(self, number: int) -> None:
+        with self._lock:
+            self._urls.pop(number, None)
+
+    def get(self, number: int) -> str:
+        with self._lock:
+            found = self._urls.get(number)
+            if found and found[1] - time.monotonic() > min(URL_MARGIN, self._lifetime / 4):
+                return found[0]
+            if not self._caps.part_urls:
+                if found:
+                    return found[0]
+                raise AuthError("The upload links expired and this server cannot issue new ones; "
+                                "run resume to restart the upload.")
+            wanted = [number, *sorted(n for n in self.pending if n > number)[:URL_BATCH - 1]]
+            log.info("fetching fresh URLs for %d part(s) from part %d", len(wanted), number)
+            fresh = self._ctx.api.part_urls(self._tid, self._uid, wanted)
+            if fresh.expires_in:
+                self._lifetime = fresh.expires_in
+            expiry = time.monotonic() + self._lifetime
+            for n, url in fresh.urls.items():
+                self._urls[n] = (url, expiry)
+            if number not in self._urls:
+                raise ApiError("The server issued no upload URL for a part.")
+            return self._urls[number][0]
+
+
+class UploadJob:
+    def __init__(self, ctx: JobContext) -> None:
+        self.ctx = ctx
+        self.id = ctx.local_id
+        self._listener: EventListener | None = None
+
+    # entry point ---------------------------------------------------------------------------------
+    def run(self) -> str:
+        """Upload to the end; return the link without key. Raises CancelledError when stopped."""
+        ctx = self.ctx
+        key_text = ctx.secrets.get(self.id)
+        if key_text is None:
+            raise SendError("The key of this transfer is lost (keyring/secrets file); send the file again.")
+        key = crypto.resolve_key(key_text)
+        row = self._state(TransferState.PREPARING)
+        try:
+            row = self._prepare(row, key, key_text)
+            caps = ctx.api.capabilities()
+            assert row.transfer_id is not None and row.payload_size is not None
+            info = self._retry(lambda: ctx.api.info(row.transfer_id or ""), "info")
+            if info.status == "completed":
+                return self._finish(row, key, key_text, already_complete=True)
+            if info.status != "pending":
+                raise ConflictError(f"The transfer is {info.status} on the server; it cannot be resumed.")
+            self._listen(caps, row.transfer_id)
+            if row.payload_size <= DIRECT_LIMIT or not caps.multipart_upload:
+                self._direct(row, key, caps)
+            else:
+                self._multipart(row, key, caps)
+            return self._finish(row, key, key_text, already_complete=False)
+        finally:
+            if self._listener is not None:
+                self._listener.stop()
+
+    # steps ---------------------------------------------------------------------------------------
+    def _state(self, state: TransferState, **values: object) -> TransferRow:
+        row = self.ctx.journal.set_state(self.id, state, **values)
+        self.ctx.changed()
+        return row
+
+    def _retry(self, operation: Callable[[], T], what: str) -> T:
+        def counted(attempt: int, error: TransientError) -> None:
+            self.ctx.journal.update(self.id, attempts=self.ctx.journal.get(self.id).attempts + 1)
+
+        return call_with_retry(operation, self.ctx.retry, self.ctx.control.stop, counted, what)
+
+    def _check(self) -> None:
+        if self.ctx.control.stop.is_set():
+            raise CancelledError(self.ctx.control.reason or "stopped")
+
+    def _prepare(self, row: TransferRow, key: bytes, key_text: str) -> TransferRow:
+        ctx = self.ctx
+        assert row.source_path is not None
+        source = Path(row.source_path)
+        stat = source_stat(source)
+        if row.transfer_id is not None:
+            if stat.st_size != row.source_size or stat.st_mtime_ns != row.source_mtime_ns:
+                raise SourceChangedError(
+                    f"{source.name} changed since the upload started (size or time differ); "
+                    "cancel this transfer and send the file again.")
+            return row
+        options = row.options
+        payload = crypto.payload_size(row.name, stat.st_size)
+        iv = crypto.generate_key()[: crypto.IV_SIZE]
+        friendly = crypto.is_friendly_token(key_text)
+        expires_at = str(options.get("expires_at") or "")
+        # We pick the transfer id (random, or derived from the friendly token) so that the
+        # delete-auth hash, which binds key and id, can be sent with create.
+        for _ in range(20):
+            key = crypto.resolve_key(key_text)
+            wanted = crypto.friendly_transfer_id(key_text) if friendly else secrets.token_hex(6)
+            auth_hash = crypto.delete_auth_hash(key, wanted) if options.get("delete_auth", True) else ""
+            try:
+                create = functools.partial(
+                    ctx.api.create, payload, transfer_id=wanted,
+                    max_downloads=int(options.get("max_downloads") or 0), expires_at=expires_at,
+                    delete_auth_hash=auth_hash)
+                created = self._retry(create, "create")
+            except ConflictError:
+                if friendly:  # token taken: pick another
+                    key_text = crypto.generate_friendly_token()
+                    ctx.secrets.set(self.id, key_text)
+                continue
+            break
+        else:
+            raise ConflictError("Could not find a free transfer id on the server; try again.")
+        ctx.journal.update(self.id, transfer_id=created.transfer_id, source_size=stat.st_size,
+                           source_mtime_ns=stat.st_mtime_ns, payload_size=payload, iv=iv.hex())
+        ctx.progress.reset(payload)
+        ctx.changed()
+        return ctx.journal.get(self.id)
+
+    def _listen(self, caps: Capabilities, transfer_id: str) -> None:
+        if not caps.events:
+            log.info("server has no events extension: progress from completed PUTs")
+            return
+        self.ctx.live_events = True
+
+        def on_event(event: ServerEvent) -> None:
+            confirmed = event.data.get("bytes_confirmed")
+            if isinstance(confirmed, int):
+                self.ctx.progress.set_confirmed(confirmed)
+
+        url = self.ctx.api.events_url(transfer_id)
+        self._listener = EventListener(self.ctx.api.http, url, on_event).start()
+
+    def _payload(self, row: TransferRow, key: bytes) -> Iterator[bytes]:
+        assert row.source_path is not None and row.iv is not None
+        with open(row.source_path, "rb") as source:
+            yield from crypto.iter_encrypted_payload(key, source, row.name, bytes.fromhex(row.iv))
+
+    def _direct(self, row: TransferRow, key: bytes, caps: Capabilities) -> None:
+        assert row.payload_size is not None and row.transfer_id is not None
+        if row.payload_size > LAMBDA_BODY_LIMIT:
+            raise PayloadTooLargeError(
+                "This server offers no multipart upload and takes at most 6 MB in one request.")
+        self._state(TransferState.UPLOADING)
+        body = b"".join(self._payload(row, key))
+        if len(body) != row.payload_size:
+            raise SourceChangedError(f"{row.name} changed while it was being read; send it again.")
+        self.ctx.progress.add_encrypted(len(body))
+        self._check()
+        self.ctx.limiter.consume(len(body), self.ctx.control.stop)
+        self._check()
+        transfer_id = row.transfer_id
+        self._retry(lambda: self.ctx.api.upload(transfer_id, body), "upload")
+        self.ctx.progress.add_sent(len(body))
+        self.ctx.progress.set_confirmed(len(body))
+
+    # multipart -----------------------------------------------------------------------------------
+    def _start_multipart(self, row: TransferRow, caps: Capabilities) -> tuple[TransferRow, _PartUrls]:
+        assert row.transfer_id is not None and row.payload_size is not None
+        tid, size = row.transfer_id, row.payload_size
+        initiated = self._retry(lambda: self.ctx.api.initiate(tid, size, choose_num_parts(size, caps)),
+                                "initiate")
+        parts = plan_parts(row.payload_size, initiated.part_size)
+        self.ctx.journal.update(self.id, upload_id=initiated.upload_id, part_size=initiated.part_size)
+        self.ctx.journal.set_parts(self.id, parts)
+        urls = _PartUrls(self.ctx, tid, initiated.upload_id, caps)
+        urls.add(initiated.part_urls)
+        return self.ctx.journal.get(self.id), urls
+
+    def _reconcile(self, row: TransferRow, caps: Capabilities) -> tuple[TransferRow, _PartUrls]:
+        """On resume: which parts does the server hold? Restart cleanly when we cannot know."""
+        assert row.transfer_id is not None and row.upload_id is not None
+        tid, uid = row.transfer_id, row.upload_id
+        if not caps.part_urls:
+            log.warning("server has no part-urls extension: the multipart upload of %s restarts "
+                        "from the start (its part URLs cannot be renewed)", tid)
+            with contextlib.suppress(SendError):
+                self.ctx.api.cancel_multipart(tid, uid)
+            return self._start_multipart(row, caps)
+        if caps.list_parts:
+            try:
+                held = {p.part_number: p for p in self.ctx.api.list_parts(tid, uid)}
+            except NotFoundError:
+                log.warning("the server no longer knows upload %s: restarting it", uid)
+                return self._start_multipart(row, caps)
+            for part in self.ctx.journal.parts(self.id):
+                server = held.get(part.number)
+                if server is not None and (not server.size or server.size == part.size):
+                    if part.state != "done" or part.etag != server.etag:
+                        self.ctx.journal.part_done(self.id, part.number, server.etag)
+                elif part.state == "done":
+                    self.ctx.journal.part_pending(self.id, part.number)
+            log.info("resume: the server holds %d part(s) of upload %s", len(held), uid)
+        else:
+            log.info("server has no list-parts extension: trusting the journal's finished parts")
+        return row, _PartUrls(self.ctx, tid, uid, caps)
+
+    def _multipart(self, row: TransferRow, key: bytes, caps: Capabilities) -> None:
+        if row.upload_id is None or not self.ctx.journal.parts(self.id):
+            row, urls = self._start_multipart(row, caps)
+        else:
+            row, urls = self._reconcile(row, caps)
+        assert row.transfer_id is not None and row.upload_id is not None and row.payload_size is not None
+        parts = self.ctx.journal.parts(self.id)
+        done_bytes = sum(p.size for p in parts if p.state == "done")
+        self.ctx.progress.reset(row.payload_size, sent=done_bytes, confirmed=done_bytes)
+        urls.pending = {p.number for p in parts if p.state != "done"}
+        self._state(TransferState.UPLOADING)
+        if urls.pending:
+            self._run_pipeline(row, key, parts, urls)
+        self._check()
+        finished = [(p.number, p.etag or "") for p in self.ctx.journal.parts(self.id)]
+        if any(not etag for _, etag in finished):
+            raise ApiError("Some parts were not uploaded; resume the transfer.")
+        tid, uid = row.transfer_id, row.upload_id
+        self._state(TransferState.COMPLETING)
+        self._retry(lambda: self.ctx.api.complete_multipart(tid, uid, finished), "complete multipart")
+
+    def _run_pipeline(self, row: TransferRow, key: bytes, parts: list[PartRow], urls: _PartUrls) -> None:
+        ctx = self.ctx
+        workers = max(1, ctx.workers)
+        work: queue.Queue[tuple[PartRow, bytes] | None] = queue.Queue(maxsize=workers + 1)
+        failure: list[BaseException] = []
+        abort = threading.Event()
+
+        def fail(error: BaseException) -> None:
+            if not failure:
+                failure.append(error)
+            abort.set()
+
+        def worker() -> None:
+            while True:
+                item = work.get()
+                if item is None or abort.is_set() or ctx.control.stop.is_set():
+                    if item is None:
+                        return
+                    continue
+                part, data = item
+                try:
+                    self._put_part(row, part, data, urls, abort)
+                except BaseException as error:
+                    fail(error)
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"part-{self.id}") as pool:
+            futures = [pool.submit(worker) for _ in range(workers)]
+            try:
+                self._encrypt_into(row, key, parts, work, abort)
+            except BaseException as error:
+                fail(error)
+            finally:
+                for _ in futures:
+                    self._offer(work, None, None)
+            for future in futures:
+                future.result()
+        if failure:
+            raise failure[0]
+
+    def _offer(self, work: queue.Queue[tuple[PartRow, bytes] | None], item: tuple[PartRow, bytes] | None,
+               abort: threading.Event | None) -> bool:
+        """Put on the bounded queue, giving up when the job stops (the None sentinel always waits:
+        the workers keep draining the queue until they see it)."""
+        while True:
+            try:
+                work.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                if item is not None and (self.ctx.control.stop.is_set() or (abort and abort.is_set())):
+                    return False
+
+    def _encrypt_into(self, row: TransferRow, key: bytes, parts: list[PartRow],
+                      work: queue.Queue[tuple[PartRow, bytes] | None], abort: threading.Event) -> None:
+        """Cut the payload into parts; verify re-derived finished parts; queue the others."""
+        assert row.payload_size is not None
+        buffer = bytearray()
+        index = 0
+        produced = 0
+        for block in self._payload(row, key):
+            produced += len(block)
+            self.ctx.progress.add_encrypted(len(block))
+            buffer += block
+            while index < len(parts) and len(buffer) >= parts[index].size:
+                part = parts[index]
+                data = bytes(buffer[: part.size])
+                del buffer[: part.size]
+                index += 1
+                if not self._hand_over(part, data, work, abort):
+                    return
+        if produced != row.payload_size or index != len(parts) or buffer:
+            raise SourceChangedError(f"{row.name} changed while it was being read; cancel and send it again.")
+
+    def _hand_over(self, part: PartRow, data: bytes, work: queue.Queue[tuple[PartRow, bytes] | None],
+                   abort: threading.Event) -> bool:
+        if self.ctx.control.stop.is_set() or abort.is_set():
+            return False
+        if part.state == "done":
+            match = _MD5_ETAG.match((part.etag or "").lower())
+            if match and hashlib.md5(data).hexdigest() != match.group(1):
+                raise SourceChangedError(
+                    "The file changed since the upload started (an already uploaded part differs); "
+                    "cancel this transfer and send the file again.")
+            return True
+        return self._offer(work, (part, data), abort)
+
+    def _put_part(self, row: TransferRow, part: PartRow, data: bytes, urls: _PartUrls,
+                  abort: threading.Event) -> None:
+        ctx = self.ctx
+
+        def attempt() -> str:
+            if abort.is_set():
+                raise CancelledError("stopped")
+            url = urls.get(part.number)
+            sent = 0
+
+            def body() -> Iterator[bytes]:
+                nonlocal sent
+                view = memoryview(data)
+                for start in range(0, len(data), SEND_SLICE):
+                    if ctx.control.stop.is_set() or abort.is_set():
+                        raise CancelledError("stopped")
+                    piece = view[start:start + SEND_SLICE]
+                    ctx.limiter.consume(len(piece), ctx.control.stop)
+                    yield bytes(piece)
+                    sent += len(piece)
+                    ctx.progress.add_sent(len(piece))
+
+            try:
+                if ctx.limiter.rate is None:
+                    etag = ctx.api.put_part(url, data, len(data))
+                    sent = len(data)
+                    ctx.progress.add_sent(sent)
+                    return etag
+                return ctx.api.put_part(url, body(), len(data))
+            except UrlRejectedError:
+                urls.drop(part.number)
+                ctx.progress.add_sent(-sent)
+                raise
+            except BaseException:
+                ctx.progress.add_sent(-sent)
+                raise
+
+        def counted(number: int, error: TransientError) -> None:
+            ctx.journal.part_attempt(self.id, part.number)
+
+        etag = call_with_retry(attempt, ctx.retry, ctx.control.stop, counted, f"part {part.number}")
+        ctx.journal.part_done(self.id, part.number, etag)
+        urls.pending.discard(part.number)
+        if not ctx.live_events:
+            ctx.progress.add_confirmed(part.size)
+
+    # the end ----------------------------------------------------------------------------------------
+    def _finish(self, row: TransferRow, key: bytes, key_text: str, already_complete: bool) -> str:
+        ctx = self.ctx
+        assert row.transfer_id is not None
+        tid = row.transfer_id
+        if ctx.journal.get(self.id).state is not TransferState.COMPLETING:
+            self._state(TransferState.COMPLETING)
+        if not already_complete:
+            self._retry(lambda: ctx.api.complete(tid), "complete")
+        token = key_text if crypto.is_friendly_token(key_text) else None
+        link = make_link(row.server_url, tid, key, token=token)
+        total = row.payload_size or 0
+        ctx.progress.reset(total, sent=total, confirmed=total)
+        self._state(TransferState.DONE, link=link.link_only(), error=None, bytes_done=total)
+        return link.link_only()
