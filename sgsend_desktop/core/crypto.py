@@ -66,6 +66,11 @@ TAG_SIZE = 16
 OVERHEAD = IV_SIZE + TAG_SIZE  # payload size minus envelope size
 CHUNK_SIZE = 1024 * 1024
 
+# Files we create get the user's usual permissions (NamedTemporaryFile makes them 0600).
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK
+
 FRIENDLY_SALT = b"sgraph-send-v1"
 FRIENDLY_ITERATIONS = 600_000
 _FRIENDLY_RE = re.compile(r"^[a-z]+-[a-z]+-\d{4}$")
@@ -283,6 +288,7 @@ def decrypt_chunks_to_dir(chunks: Iterable[bytes], key: bytes, out_dir: Path,
             handle.write(decryptor.finish())
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(temp_path, _FILE_MODE)
         return _claim_final_name(temp_path, out_dir, safe_filename(decryptor.filename, fallback_name))
     except OSError as error:
         raise LocalIOError(f"cannot write the file in {out_dir}: {error.strerror or error}") from None
@@ -354,6 +360,7 @@ def _atomic_writer(destination: Path) -> Iterator[BinaryIO]:
     try:
         with handle:
             yield handle  # type: ignore[misc]
+        os.chmod(temp_path, _FILE_MODE)
         os.replace(temp_path, destination)
     except OSError as error:
         raise LocalIOError(f"cannot write {destination}: {error.strerror or error}") from None
