@@ -1,0 +1,311 @@
+"""DownloadJob: info → presigned URL (or the direct route) → parallel ranged GETs into a partial file →
+stream-decrypt and verify → atomic rename to the sanitised SGMETA name (never overwriting).
+
+The partial file is ``DEST/.sgsend-<local id>.part``; the journal records every finished range, so a
+new process resumes where a killed one stopped. The presigned URL is kept in the journal and reused while
+it is valid (each new ``download-url`` call counts as a download on the server).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+
+from sgsend_desktop.core import crypto
+from sgsend_desktop.core.api import UrlRejectedError
+from sgsend_desktop.core.errors import (
+    ApiError,
+    CancelledError,
+    ConflictError,
+    GoneError,
+    IntegrityError,
+    LocalIOError,
+    NotFoundError,
+    PayloadTooLargeError,
+    SendError,
+    TransientError,
+)
+from sgsend_desktop.core.jobs import JobContext
+from sgsend_desktop.core.journal import RangeRow, TransferRow
+from sgsend_desktop.core.model import TransferState
+from sgsend_desktop.core.retry import call_with_retry
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+RANGE_SIZE = 8 * 1024 * 1024
+READ_CHUNK = 256 * 1024
+URL_MARGIN = 60.0
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+
+
+def partial_path(dest_dir: Path, local_id: str) -> Path:
+    return dest_dir / f".sgsend-{local_id}.part"
+
+
+def plan_ranges(start: int, total: int, size: int = RANGE_SIZE) -> list[tuple[int, int]]:
+    return [(a, min(a + size, total)) for a in range(start, total, size)]
+
+
+class DownloadJob:
+    def __init__(self, ctx: JobContext) -> None:
+        self.ctx = ctx
+        self.id = ctx.local_id
+        self._url_lock = threading.Lock()
+
+    def run(self) -> Path:
+        ctx = self.ctx
+        key_text = ctx.secrets.get(self.id)
+        if key_text is None:
+            raise SendError("The key of this download is lost; paste the link again.")
+        key = crypto.resolve_key(key_text)
+        row = self._state(TransferState.PREPARING)
+        assert row.transfer_id is not None and row.dest_dir is not None
+        dest = Path(row.dest_dir)
+        try:
+            dest.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise LocalIOError(f"Cannot create the folder {dest}: {error.strerror or error}") from None
+        part_file = partial_path(dest, self.id)
+        url = self._usable_url(row)
+        if url is None:
+            self._check_info(row.transfer_id)
+        caps = ctx.api.capabilities()
+        self._state(TransferState.DOWNLOADING)
+        if url is None and caps.presigned_download:
+            url = self._new_url(row.transfer_id)
+        if url is not None:
+            self._ranged(row, url, part_file)
+        else:
+            log.info("server offers no presigned download: using the direct route")
+            self._direct(row, part_file)
+        self._check()
+        self._state(TransferState.COMPLETING)
+        try:
+            saved = crypto.decrypt_file(part_file, key, dest, fallback_name=f"sgsend-{row.transfer_id}.bin")
+        except IntegrityError as error:
+            self._discard_partial(part_file)
+            raise IntegrityError(
+                "The file could not be decrypted: the key is wrong, or the file was changed on the way. "
+                "Nothing was saved.") from error
+        self._discard_partial(part_file)
+        self._state(TransferState.DONE, saved_path=str(saved), name=saved.name, error=None,
+                    download_url=None, download_url_expires=None)
+        return saved
+
+    # helpers ---------------------------------------------------------------------------------------
+    def _state(self, state: TransferState, **values: object) -> TransferRow:
+        row = self.ctx.journal.set_state(self.id, state, **values)
+        self.ctx.changed()
+        return row
+
+    def _check(self) -> None:
+        if self.ctx.control.stop.is_set():
+            raise CancelledError(self.ctx.control.reason or "stopped")
+
+    def _retry(self, operation: Callable[[], T], what: str,
+               on_retry: Callable[[int, TransientError], None] | None = None) -> T:
+        def counted(attempt: int, error: TransientError) -> None:
+            self.ctx.journal.update(self.id, attempts=self.ctx.journal.get(self.id).attempts + 1)
+
+        return call_with_retry(operation, self.ctx.retry, self.ctx.control.stop, on_retry or counted, what)
+
+    def _discard_partial(self, part_file: Path) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            part_file.unlink()
+        self.ctx.journal.set_ranges(self.id, [])
+        self.ctx.journal.update(self.id, download_url=None, download_url_expires=None)
+
+    def _check_info(self, transfer_id: str) -> None:
+        try:
+            info = self._retry(lambda: self.ctx.api.info(transfer_id), "info")
+        except NotFoundError:
+            raise NotFoundError("There is no transfer with this id on the server: "
+                                "the link is wrong, or the sender deleted it.", 404) from None
+        if info.status == "deleted":
+            raise NotFoundError("The sender deleted this transfer.", 404)
+        if info.status == "exhausted":
+            raise GoneError("This transfer reached its download limit; ask the sender to send it again.", 410)
+        if info.is_expired:
+            raise GoneError("This transfer has expired; ask the sender to send it again.", 410)
+        if info.status == "pending":
+            raise ConflictError("The sender has not finished uploading this file yet; try again later.", 409)
+
+    def _usable_url(self, row: TransferRow) -> str | None:
+        if row.download_url and (row.download_url_expires or 0) - time.time() > URL_MARGIN:
+            log.info("reusing the stored download URL (valid for %.0fs more)",
+                     (row.download_url_expires or 0) - time.time())
+            return row.download_url
+        return None
+
+    def _new_url(self, transfer_id: str) -> str | None:
+        try:
+            presigned = self._retry(lambda: self.ctx.api.download_url(transfer_id), "download-url")
+        except GoneError:
+            raise GoneError("This transfer has expired or reached its download limit; "
+                            "ask the sender to send it again.", 410) from None
+        except NotFoundError:
+            log.info("server has no download-url route: using the direct route")
+            return None
+        self.ctx.journal.update(self.id, download_url=presigned.url,
+                                download_url_expires=time.time() + presigned.expires_in)
+        return presigned.url
+
+    # ranged download -------------------------------------------------------------------------------
+    def _ranged(self, row: TransferRow, url: str, part_file: Path) -> None:
+        ctx = self.ctx
+        current = [url]
+        ranges = ctx.journal.ranges(self.id)
+        fd = os.open(part_file, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if not ranges:
+                ranges = self._first_range(fd, current)
+            total = max(r.end for r in ranges)
+            done = sum(r.end - r.start for r in ranges if r.state == "done")
+            ctx.progress.reset(total, sent=done, confirmed=done)
+            pending = [r for r in ranges if r.state != "done"]
+            if pending:
+                failure: list[BaseException] = []
+                abort = threading.Event()
+
+                def fetch(span: RangeRow) -> None:
+                    if abort.is_set() or ctx.control.stop.is_set():
+                        return
+                    try:
+                        self._fetch_range(fd, span, current, abort)
+                    except BaseException as error:
+                        if not failure:
+                            failure.append(error)
+                        abort.set()
+
+                workers = max(1, min(ctx.workers, len(pending)))
+                with ThreadPoolExecutor(workers, thread_name_prefix=f"range-{self.id}") as pool:
+                    list(pool.map(fetch, pending))
+                if failure:
+                    raise failure[0]
+            self._check()
+            os.ftruncate(fd, total)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _first_range(self, fd: int, current: list[str]) -> list[RangeRow]:
+        """GET the first range; its Content-Range tells the payload size. Plan the rest."""
+        def attempt() -> tuple[int, int]:
+            received = 0
+            with self.ctx.api.get_range(current[0], 0, RANGE_SIZE) as response:
+                total = self._total_from(response)
+                for chunk in response.iter_bytes(READ_CHUNK):
+                    self._check()
+                    self.ctx.limiter.consume(len(chunk), self.ctx.control.stop)
+                    os.pwrite(fd, chunk, received)
+                    received += len(chunk)
+            if response.status_code == 200:
+                total = received  # the store ignored Range: that was the whole payload
+            return received, total
+
+        received, total = self._retry(attempt, "first range", self._refresh_on_reject(current))
+        os.fdatasync(fd)
+        spans = [(0, received), *plan_ranges(received, total)]
+        self.ctx.journal.set_ranges(self.id, spans)
+        self.ctx.journal.range_done(self.id, 0)
+        self.ctx.progress.reset(total, sent=received, confirmed=received)
+        self.ctx.changed()
+        return self.ctx.journal.ranges(self.id)
+
+    @staticmethod
+    def _total_from(response: httpx.Response) -> int:
+        if response.status_code == 206:
+            match = _CONTENT_RANGE.match(response.headers.get("content-range", ""))
+            if match and match.group(3) != "*":
+                return int(match.group(3))
+            raise ApiError("The storage sent a partial answer without its total size.")
+        length = response.headers.get("content-length")
+        return int(length) if length else 0
+
+    def _refresh_on_reject(self, current: list[str]) -> Callable[[int, TransientError], None]:
+        def on_retry(attempt: int, error: TransientError) -> None:
+            self.ctx.journal.update(self.id, attempts=self.ctx.journal.get(self.id).attempts + 1)
+            if isinstance(error, UrlRejectedError):
+                with self._url_lock:
+                    row = self.ctx.journal.get(self.id)
+                    if row.download_url == current[0]:
+                        log.info("download URL refused: asking for a new one (counts as a download)")
+                        fresh = self._new_url(row.transfer_id or "")
+                        if fresh is None:
+                            raise error
+                        current[0] = fresh
+                    elif row.download_url:
+                        current[0] = row.download_url
+        return on_retry
+
+    def _fetch_range(self, fd: int, span: RangeRow, current: list[str], abort: threading.Event) -> None:
+        ctx = self.ctx
+        expected = span.end - span.start
+
+        def attempt() -> None:
+            written = 0
+            try:
+                with ctx.api.get_range(current[0], span.start, span.end) as response:
+                    if response.status_code != 206:
+                        raise ApiError("The storage does not support ranged downloads.")
+                    for chunk in response.iter_bytes(READ_CHUNK):
+                        if ctx.control.stop.is_set() or abort.is_set():
+                            raise CancelledError("stopped")
+                        if written + len(chunk) > expected:
+                            raise TransientError("the storage sent more bytes than asked for")
+                        ctx.limiter.consume(len(chunk), ctx.control.stop)
+                        os.pwrite(fd, chunk, span.start + written)
+                        written += len(chunk)
+                        ctx.progress.add_sent(len(chunk))
+                if written != expected:
+                    raise TransientError(f"a range ended early ({written} of {expected} bytes)")
+            except BaseException:
+                ctx.progress.add_sent(-written)
+                raise
+
+        def on_retry(number: int, error: TransientError) -> None:
+            ctx.journal.range_attempt(self.id, span.start)
+            self._refresh_on_reject(current)(number, error)
+
+        call_with_retry(attempt, ctx.retry, ctx.control.stop, on_retry, f"range {span.start}")
+        os.fdatasync(fd)
+        ctx.journal.range_done(self.id, span.start)
+        ctx.progress.add_confirmed(expected)
+
+    # direct route ------------------------------------------------------------------------------------
+    def _direct(self, row: TransferRow, part_file: Path) -> None:
+        ctx = self.ctx
+        tid = row.transfer_id or ""
+
+        def attempt() -> None:
+            received = 0
+            ctx.progress.reset(0)
+            with ctx.api.download(tid) as response, open(part_file, "wb") as out:
+                length = response.headers.get("content-length")
+                ctx.progress.reset(int(length) if length else 0)
+                for chunk in response.iter_bytes(READ_CHUNK):
+                    self._check()
+                    ctx.limiter.consume(len(chunk), ctx.control.stop)
+                    out.write(chunk)
+                    received += len(chunk)
+                    ctx.progress.add_sent(len(chunk))
+            ctx.progress.set_confirmed(received)
+
+        try:
+            self._retry(attempt, "download")
+        except PayloadTooLargeError:
+            raise PayloadTooLargeError("This file is too big for the server's direct download route, "
+                                       "and it offers no download URL.") from None
+        except GoneError:
+            raise GoneError("This transfer has expired or reached its download limit; "
+                            "ask the sender to send it again.", 410) from None
