@@ -1,0 +1,547 @@
+"""TransferEngine: the one object the CLI and the GUI drive (Qt-free).
+
+It owns the journal, the secret store, one SendApi per server, a scheduler thread (starts queued
+transfers, at most ``max_active_transfers`` at a time, polls the journal for pause/cancel requests from
+other processes every 0.5 s, publishes coalesced progress ≤ 10/s per transfer) and one job thread per
+running transfer (which runs an UploadJob or DownloadJob with its own part workers).
+Listeners are called on engine threads and must return quickly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets as pysecrets
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC
+from pathlib import Path
+
+import platformdirs
+
+from sgsend_desktop.core import config, crypto
+from sgsend_desktop.core.api import SendApi
+from sgsend_desktop.core.bandwidth import BandwidthLimiter
+from sgsend_desktop.core.download import DownloadJob, partial_path
+from sgsend_desktop.core.errors import CancelledError, ConflictError, LocalIOError, SendError
+from sgsend_desktop.core.events import EventListener, ServerEvent
+from sgsend_desktop.core.jobs import JobContext, JobControl
+from sgsend_desktop.core.journal import Journal, TransferRow
+from sgsend_desktop.core.links import ShareLink, make_link, parse_link
+from sgsend_desktop.core.model import (
+    Direction,
+    EngineEvent,
+    TransferOptions,
+    TransferSnapshot,
+    TransferState,
+)
+from sgsend_desktop.core.progress import TransferProgress
+from sgsend_desktop.core.retry import RetryPolicy
+from sgsend_desktop.core.secrets import SecretStore
+from sgsend_desktop.core.upload import UploadJob
+from sgsend_desktop.core.zipper import zip_folder
+
+log = logging.getLogger(__name__)
+Listener = Callable[[EngineEvent], None]
+TICK = 0.1            # progress publication period (≤ 10 events/s per transfer)
+POLL_EVERY = 0.5      # journal polling for requests from other processes
+_ACTIVE = (TransferState.PREPARING, TransferState.UPLOADING, TransferState.DOWNLOADING,
+           TransferState.COMPLETING)
+
+
+DEFAULT_OPTIONS = TransferOptions()
+
+
+def share_link_for(server_url: str, transfer_id: str, key_text: str) -> ShareLink:
+    """The share link of a send from its key text (friendly token: no PBKDF2 needed to format it)."""
+    if crypto.is_friendly_token(key_text):
+        return ShareLink(server_url.rstrip("/"), transfer_id, None, key_text)
+    return make_link(server_url, transfer_id, crypto.decode_key(key_text))
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _Running:
+    def __init__(self, control: JobControl, progress: TransferProgress) -> None:
+        self.control = control
+        self.progress = progress
+        self.thread: threading.Thread | None = None
+        self.live = False
+        self.last_published: tuple[int, int] | None = None
+
+
+class TransferEngine:
+    def __init__(self, data_dir: Path, server_url: str, token: str | None = None, workers: int = 4,
+                 upload_limit_bps: int | None = None, download_limit_bps: int | None = None,
+                 max_active_transfers: int = 2, auto_resume: bool = False, *,
+                 retry: RetryPolicy | None = None) -> None:
+        self._data_dir = Path(data_dir)
+        self._data_dir.mkdir(parents=True, exist_ok=True)
+        self._server_url = server_url.rstrip("/")
+        self._token = token
+        self._workers = max(1, workers)
+        self._max_active = max(1, max_active_transfers)
+        self._auto_resume = auto_resume
+        self._retry = retry or RetryPolicy()
+        self.journal = Journal(config.journal_path(self._data_dir))
+        self.secrets = SecretStore(self._data_dir)
+        self._up_limit = BandwidthLimiter(upload_limit_bps)
+        self._down_limit = BandwidthLimiter(download_limit_bps)
+        self._lock = threading.RLock()
+        self._wake = threading.Condition(self._lock)
+        self._listeners: list[Listener] = []
+        self._apis: dict[str, SendApi] = {}
+        self._running: dict[str, _Running] = {}
+        self._keys: dict[str, str] = {}
+        self._download_counts: dict[str, int] = {}
+        self._watchers: dict[str, EventListener] = {}
+        self._live: set[str] = set()
+        self._scheduler: threading.Thread | None = None
+        self._closed = False
+        self._pid = os.getpid()
+
+    # lifecycle ---------------------------------------------------------------------------------------
+    @property
+    def server_url(self) -> str:
+        return self._server_url
+
+    def start(self) -> None:
+        """Load the journal: unfinished transfers become PAUSED (or are queued again with auto_resume)."""
+        for row in self.journal.all():
+            if row.state.is_final or row.state is TransferState.FAILED:
+                continue
+            if row.owner_pid != self._pid and pid_alive(row.owner_pid):
+                continue  # another process is running it
+            if row.state in _ACTIVE or row.state is TransferState.QUEUED:
+                row = self.journal.set_state(row.id, TransferState.PAUSED, owner_pid=None, requested=None)
+            if self._auto_resume and row.state is TransferState.PAUSED:
+                self.journal.set_state(row.id, TransferState.QUEUED, owner_pid=self._pid, requested=None)
+        with self._lock:
+            if self._scheduler is None:
+                self._scheduler = threading.Thread(target=self._schedule_loop, name="sgsend-scheduler",
+                                                   daemon=True)
+                self._scheduler.start()
+
+    def close(self, timeout: float = 10) -> None:
+        """Stop every thread; running transfers stop and stay resumable (PAUSED)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            running = list(self._running.items())
+            for _, job in running:
+                job.control.request("shutdown")
+            self._wake.notify_all()
+        deadline = time.monotonic() + timeout
+        for _, job in running:
+            if job.thread is not None:
+                job.thread.join(max(0.0, deadline - time.monotonic()))
+        if self._scheduler is not None:
+            self._scheduler.join(max(0.1, deadline - time.monotonic()))
+        for watcher in list(self._watchers.values()):
+            watcher.stop(timeout=0.5)
+        for row in self.journal.all():
+            if row.owner_pid == self._pid and row.state is TransferState.QUEUED:
+                self.journal.set_state(row.id, TransferState.PAUSED, owner_pid=None)
+            elif row.owner_pid == self._pid:
+                self.journal.update(row.id, owner_pid=None)
+        for api in self._apis.values():
+            api.close()
+        self.journal.close()
+
+    # listeners -----------------------------------------------------------------------------------------
+    def subscribe(self, listener: Listener) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        with self._lock, contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def _emit(self, kind: str, local_id: str, detail: dict[str, object] | None = None,
+              snapshot: TransferSnapshot | None = None) -> None:
+        try:
+            snap = snapshot or self.snapshot(local_id)
+        except SendError:
+            return
+        event = EngineEvent(kind, snap, detail or {})
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("engine listener failed")
+
+    # snapshots -----------------------------------------------------------------------------------------
+    def snapshots(self) -> list[TransferSnapshot]:
+        return [self._snapshot(row) for row in self.journal.all()]
+
+    def snapshot(self, local_id: str) -> TransferSnapshot:
+        return self._snapshot(self.journal.get(local_id))
+
+    def _key_text(self, local_id: str) -> str | None:
+        if local_id not in self._keys:
+            found = self.secrets.get(local_id)
+            if found is None:
+                return None
+            self._keys[local_id] = found
+        return self._keys[local_id]
+
+    def _snapshot(self, row: TransferRow) -> TransferSnapshot:
+        job = self._running.get(row.id)
+        size = row.payload_size or 0
+        done = row.bytes_done
+        confirmed = row.bytes_done
+        speed, eta = 0.0, None
+        if job is not None:
+            view = job.progress.view()
+            size = view.total or size
+            done, confirmed, speed, eta = view.sent, view.confirmed, view.speed_bps, view.eta_seconds
+        if row.state is TransferState.DONE:
+            done = confirmed = size
+        share_link = key_text = None
+        if row.direction is Direction.SEND:
+            key_text = self._key_text(row.id)
+            if row.state is TransferState.DONE and key_text and row.transfer_id:
+                share_link = share_link_for(row.server_url, row.transfer_id, key_text).combined()
+        return TransferSnapshot(
+            id=row.id, direction=row.direction, name=row.name, size=size, state=row.state,
+            bytes_done=done, bytes_confirmed=confirmed, speed_bps=speed, eta_seconds=eta,
+            transfer_id=row.transfer_id, server_url=row.server_url, share_link=share_link,
+            link_only=row.link, key_text=key_text, saved_path=row.saved_path, error=row.error,
+            download_count=self._download_counts.get(row.id, 0),
+            live_events=row.id in self._live, created_at=row.created_at, source_path=row.source_path)
+
+    # commands --------------------------------------------------------------------------------------------
+    def send(self, paths: Sequence[Path], options: TransferOptions = DEFAULT_OPTIONS) -> list[str]:
+        """Queue one upload per path (folders are zipped when their turn comes); return local ids."""
+        checked = []
+        for raw in paths:
+            path = Path(raw).expanduser().absolute()
+            if not path.exists():
+                raise LocalIOError(f"{path} does not exist.")
+            if not (path.is_file() or path.is_dir()):
+                raise LocalIOError(f"{path} is not a file or folder.")
+            checked.append(path)
+        opts: dict[str, object] = {
+            "max_downloads": options.max_downloads,
+            "expires_at": options.expires_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+            if options.expires_at else "",
+            "friendly_key": options.friendly_key, "delete_auth": options.delete_auth,
+        }
+        ids = []
+        for path in checked:
+            local_id = pysecrets.token_hex(4)
+            key_text = crypto.generate_friendly_token() if options.friendly_key else \
+                crypto.encode_key(crypto.generate_key())
+            self.secrets.set(local_id, key_text)
+            self._keys[local_id] = key_text
+            if path.is_dir():
+                row_opts = {**opts, "folder": str(path)}
+                self.journal.add_transfer(local_id, Direction.SEND, self._server_url, path.name + ".zip",
+                                          options=row_opts, owner_pid=self._pid)
+            else:
+                self.journal.add_transfer(local_id, Direction.SEND, self._server_url, path.name,
+                                          source_path=str(path), options=opts, owner_pid=self._pid)
+            ids.append(local_id)
+            self._emit("added", local_id)
+        self._kick()
+        return ids
+
+    def receive(self, link: str, key: str | None = None, dest_dir: Path | None = None) -> str:
+        parsed = parse_link(link, key)
+        parsed.require_key()
+        key_text = parsed.key_text
+        assert key_text is not None
+        dest = Path(dest_dir) if dest_dir else Path(platformdirs.user_downloads_dir())
+        local_id = pysecrets.token_hex(4)
+        self.secrets.set(local_id, key_text)
+        server = parsed.base_url or self._server_url
+        self.journal.add_transfer(local_id, Direction.RECEIVE, server, parsed.transfer_id,
+                                  transfer_id=parsed.transfer_id, dest_dir=str(dest.absolute()),
+                                  owner_pid=self._pid)
+        self._emit("added", local_id)
+        self._kick()
+        return local_id
+
+    def pause(self, local_id: str) -> None:
+        self._stop(local_id, "pause")
+
+    def cancel(self, local_id: str) -> None:
+        self._stop(local_id, "cancel")
+
+    def resume(self, local_id: str) -> None:
+        """Queue a PAUSED or FAILED transfer again (FAILED: a retry)."""
+        row = self.journal.get(local_id)
+        if row.owner_pid not in (None, self._pid) and pid_alive(row.owner_pid) and row.state in _ACTIVE:
+            raise ConflictError(f"Transfer {local_id} is running in another process (pid {row.owner_pid}).")
+        if row.state in _ACTIVE or row.state is TransferState.QUEUED:
+            if local_id in self._running or row.state is TransferState.QUEUED:
+                self.journal.update(local_id, owner_pid=self._pid, requested=None)
+                self._kick()
+                return
+            row = self.journal.set_state(local_id, TransferState.PAUSED)
+        if row.state.is_final:
+            raise ConflictError(f"Transfer {local_id} is {row.state.value}; there is nothing to resume.")
+        self.journal.set_state(local_id, TransferState.QUEUED, owner_pid=self._pid, requested=None,
+                               error=None)
+        self._emit("changed", local_id)
+        self._kick()
+
+    def discard(self, local_id: str) -> None:
+        row = self.journal.get(local_id)
+        if not row.state.is_final:
+            self.cancel(local_id)
+            job = self._running.get(local_id)
+            if job is not None and job.thread is not None:
+                job.thread.join(10)
+        snap = self.snapshot(local_id)
+        self.journal.remove(local_id)
+        self.secrets.delete(local_id)
+        self._keys.pop(local_id, None)
+        watcher = self._watchers.pop(local_id, None)
+        if watcher is not None:
+            watcher.stop(timeout=0.5)
+        self._emit("removed", local_id, snapshot=snap)
+
+    def pause_all(self) -> None:
+        for row in self.journal.all():
+            if row.state in _ACTIVE or row.state is TransferState.QUEUED:
+                self.pause(row.id)
+
+    def resume_all(self) -> None:
+        for row in self.journal.all():
+            if row.state in (TransferState.PAUSED, TransferState.FAILED):
+                self.resume(row.id)
+
+    def move(self, local_id: str, new_index: int) -> None:
+        self.journal.move(local_id, new_index)
+        self._emit("changed", local_id, {"moved": new_index})
+        self._kick()
+
+    def delete_remote(self, local_id: str) -> None:
+        row = self.journal.get(local_id)
+        key_text = self._key_text(local_id)
+        if row.direction is not Direction.SEND or not row.transfer_id or key_text is None:
+            raise SendError("Only a file you sent (and whose key is still known) can be deleted.")
+        key = crypto.resolve_key(key_text)
+        self._api(row.server_url).delete(row.transfer_id, crypto.delete_auth(key, row.transfer_id))
+        self._emit("changed", local_id, {"deleted": True})
+
+    def set_server(self, server_url: str, token: str | None) -> None:
+        with self._lock:
+            self._server_url = server_url.rstrip("/")
+            self._token = token
+            self._apis.clear()
+
+    def set_limits(self, workers: int | None = None, upload_limit_bps: int | None = None,
+                   download_limit_bps: int | None = None) -> None:
+        if workers:
+            self._workers = max(1, workers)
+        self._up_limit.set_rate(upload_limit_bps)
+        self._down_limit.set_rate(download_limit_bps)
+
+    # internals ---------------------------------------------------------------------------------------------
+    def _api(self, server_url: str) -> SendApi:
+        with self._lock:
+            api = self._apis.get(server_url)
+            if api is None:
+                token = self._token if server_url == self._server_url else None
+                api = SendApi(server_url, token, pool_size=self._workers * self._max_active)
+                self._apis[server_url] = api
+            return api
+
+    def _kick(self) -> None:
+        with self._lock:
+            self._wake.notify_all()
+
+    def _stop(self, local_id: str, reason: str) -> None:
+        row = self.journal.get(local_id)
+        job = self._running.get(local_id)
+        if job is not None:
+            job.control.request(reason)
+            return
+        if row.owner_pid not in (None, self._pid) and pid_alive(row.owner_pid) and (
+                row.state in _ACTIVE or row.state is TransferState.QUEUED):
+            self.journal.request(local_id, reason)  # the owning process polls for it
+            log.info("asked process %s to %s transfer %s", row.owner_pid, reason, local_id)
+            return
+        if reason == "cancel":
+            if not row.state.is_final:
+                self._cancelled(row)
+        elif row.state in _ACTIVE or row.state is TransferState.QUEUED:
+            self.journal.set_state(local_id, TransferState.PAUSED, owner_pid=None, requested=None)
+            self._emit("changed", local_id)
+
+    def _cancelled(self, row: TransferRow) -> None:
+        """Final cleanup of a cancel: abort the multipart upload, remove temp and partial files."""
+        if row.direction is Direction.SEND and row.transfer_id and row.upload_id:
+            try:
+                self._api(row.server_url).cancel_multipart(row.transfer_id, row.upload_id)
+            except SendError as error:
+                log.info("cancelling the multipart upload on the server failed: %s", error)
+        self._remove_temp(row)
+        if row.direction is Direction.RECEIVE and row.dest_dir:
+            with contextlib.suppress(FileNotFoundError):
+                partial_path(Path(row.dest_dir), row.id).unlink()
+        self.journal.set_state(row.id, TransferState.CANCELLED, owner_pid=None, requested=None)
+        self._emit("changed", row.id)
+
+    def _remove_temp(self, row: TransferRow) -> None:
+        if row.options.get("folder") and row.source_path:
+            with contextlib.suppress(FileNotFoundError):
+                Path(row.source_path).unlink()
+
+    def _schedule_loop(self) -> None:
+        last_poll = 0.0
+        while True:
+            with self._lock:
+                if self._closed:
+                    return
+                self._wake.wait(TICK)
+                if self._closed:
+                    return
+            try:
+                now = time.monotonic()
+                if now - last_poll >= POLL_EVERY:
+                    last_poll = now
+                    self._poll_requests()
+                self._start_queued()
+                self._publish_progress()
+            except Exception:
+                log.exception("scheduler step failed")
+
+    def _poll_requests(self) -> None:
+        for row in self.journal.all():
+            if row.requested and (row.id in self._running or row.owner_pid == self._pid):
+                self.journal.request(row.id, None)
+                self._stop(row.id, row.requested)
+
+    def _start_queued(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            free = self._max_active - len(self._running)
+            if free <= 0:
+                return
+            for row in self.journal.all():
+                if free <= 0:
+                    break
+                if row.state is not TransferState.QUEUED or row.owner_pid != self._pid:
+                    continue
+                if row.id in self._running:
+                    continue
+                job = _Running(JobControl(), TransferProgress(row.payload_size or 0))
+                self._running[row.id] = job
+                job.thread = threading.Thread(target=self._run_job, args=(row.id, job),
+                                              name=f"transfer-{row.id}", daemon=True)
+                job.thread.start()
+                free -= 1
+
+    def _publish_progress(self) -> None:
+        for local_id, job in list(self._running.items()):
+            view = job.progress.view()
+            mark = (view.sent, view.confirmed)
+            if mark != job.last_published:
+                job.last_published = mark
+                self._emit("progress", local_id, {"bytes_encrypted": view.encrypted})
+
+    def _run_job(self, local_id: str, job: _Running) -> None:
+        row = self.journal.get(local_id)
+        ctx = JobContext(
+            local_id=local_id, journal=self.journal, secrets=self.secrets, api=self._api(row.server_url),
+            workers=self._workers,
+            limiter=self._up_limit if row.direction is Direction.SEND else self._down_limit,
+            control=job.control, progress=job.progress, changed=lambda: self._emit("changed", local_id),
+            retry=self._retry)
+        try:
+            if row.direction is Direction.SEND:
+                self._zip_if_folder(row, job)
+                UploadJob(ctx).run()
+                row = self.journal.get(local_id)
+                self._remove_temp(row)
+                self._watch_downloads(row)
+            else:
+                DownloadJob(ctx).run()
+            self.journal.update(local_id, owner_pid=None, bytes_done=job.progress.view().total)
+            self._emit("done", local_id)
+        except BaseException as error:
+            self._job_stopped(local_id, job, error)
+        finally:
+            if ctx.live_events:
+                self._live.add(local_id)
+            with self._lock:
+                self._running.pop(local_id, None)
+                self._wake.notify_all()
+            with contextlib.suppress(SendError):
+                self._emit("changed", local_id)
+
+    def _job_stopped(self, local_id: str, job: _Running, error: BaseException) -> None:
+        row = self.journal.get(local_id)
+        sent = job.progress.view().sent
+        reason = job.control.reason if job.control.stop.is_set() else None
+        if reason is not None and (isinstance(error, (CancelledError, SendError))):
+            if reason == "cancel":
+                self._running.pop(local_id, None)
+                self._cancelled(row)
+                return
+            if not row.state.is_final and row.state is not TransferState.PAUSED:
+                self.journal.set_state(local_id, TransferState.PAUSED, bytes_done=sent, requested=None,
+                                       owner_pid=None)
+            return
+        if isinstance(error, SendError):
+            message = str(error)
+        else:
+            log.exception("transfer %s failed unexpectedly", local_id, exc_info=error)
+            message = f"Unexpected error: {error!r}"
+        if not row.state.is_final:
+            self.journal.set_state(local_id, TransferState.FAILED, error=message, bytes_done=sent,
+                                   owner_pid=None)
+        self._emit("failed", local_id, {"error": message})
+
+    def _zip_if_folder(self, row: TransferRow, job: _Running) -> None:
+        folder = row.options.get("folder")
+        if not folder or row.source_path:
+            return
+        self.journal.set_state(row.id, TransferState.PREPARING)
+        self._emit("changed", row.id)
+        target = config.temp_dir(self._data_dir) / f"{row.id}.zip"
+        try:
+            zip_folder(Path(str(folder)), target)
+        except OSError as error:
+            raise LocalIOError(f"Cannot zip the folder {folder}: {error.strerror or error}") from None
+        self.journal.update(row.id, source_path=str(target))
+        if job.control.stop.is_set():
+            raise CancelledError(job.control.reason or "stopped")
+
+    def _watch_downloads(self, row: TransferRow) -> None:
+        """After a send: listen for the recipients' downloads (events extension) while the engine runs."""
+        api = self._api(row.server_url)
+        if not row.transfer_id or not api.capabilities().events or self._closed:
+            return
+        local_id = row.id
+
+        def on_event(event: ServerEvent) -> None:
+            count = event.data.get("download_count")
+            if isinstance(count, int) and count != self._download_counts.get(local_id, 0):
+                self._download_counts[local_id] = count
+                self._emit("downloaded" if event.type == "downloaded" else "changed", local_id,
+                           {"download_count": count})
+
+        with self._lock:
+            if len(self._watchers) >= 32:
+                oldest = next(iter(self._watchers))
+                self._watchers.pop(oldest).stop(timeout=0.1)
+            self._watchers[local_id] = EventListener(api.http, api.events_url(row.transfer_id),
+                                                     on_event).start()
