@@ -1,0 +1,5 @@
+import sys
+
+from sgsend_desktop.gui.app import main
+
+sys.exit(main())

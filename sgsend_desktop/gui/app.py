@@ -1,0 +1,185 @@
+"""`sgsend-desktop [LINK]`: the desktop app's entry point and the object that wires it together."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QApplication
+
+from sgsend_desktop import __version__
+from sgsend_desktop.gui.backend import Backend, open_backend
+from sgsend_desktop.gui.background import BackgroundRunner
+from sgsend_desktop.gui.engine_bridge import EngineBridge
+from sgsend_desktop.gui.icons import app_icon
+from sgsend_desktop.gui.main_window import MainWindow
+from sgsend_desktop.gui.settings import APPLICATION, ORGANIZATION, AppSettings
+from sgsend_desktop.gui.single_instance import SingleInstanceServer, forward_to_running
+from sgsend_desktop.gui.tray import TrayController, tray_available
+
+log = logging.getLogger(__name__)
+
+BackendFactory = Callable[..., Backend]
+
+
+class DesktopApp(QObject):
+    """Window + tray + engine bridge + single-instance listener around one engine backend."""
+
+    finished = Signal()
+
+    def __init__(
+        self, data_dir: Path, backend_factory: BackendFactory = open_backend, tray: bool | None = None
+    ) -> None:
+        super().__init__()
+        self.data_dir = data_dir
+        self.settings = AppSettings(data_dir)
+        self.runner = BackgroundRunner()
+        self.bridge = EngineBridge()
+        self.window = MainWindow(
+            self.settings, self.runner, self.bridge, tray_available=tray_available() if tray is None else tray
+        )
+        self.tray = TrayController(self.window)
+        self.single_instance = SingleInstanceServer(data_dir, self)
+        self.single_instance.activated.connect(self._activated)
+        self.window.quit_requested.connect(self.shutdown)
+        self._backend_factory = backend_factory
+        self._closing = False
+
+    @property
+    def backend(self) -> Backend | None:
+        return self.window.backend
+
+    def start(self, links: Sequence[str] = ()) -> None:
+        """Show the window now; the server and the engine start off the GUI thread."""
+        if not self.single_instance.listen():
+            log.warning(
+                "could not listen as %s: a second launch will not find this one", self.single_instance.name
+            )
+        self.window.show()
+        prefs = self.window.prefs
+        self.window.server_label.setText(
+            "Server: starting the local server…" if prefs.uses_local_server else f"Server: {prefs.server_url}"
+        )
+
+        def open_all() -> tuple[str | None, Backend]:
+            token = self.settings.load_token()
+            return token, self._backend_factory(self.data_dir, prefs, token, self.bridge.listener)
+
+        self.runner.run(open_all, on_result=self._opened, on_error=self.window.backend_failed)
+        for link in links:
+            self.window.handle_incoming_link(link)
+
+    def _opened(self, result: tuple[str | None, Backend]) -> None:
+        token, backend = result
+        self.window.token = token
+        if self._closing:
+            self.runner.run(backend.close)
+            return
+        self.window.attach_backend(backend)
+
+    def _activated(self, links: list[str]) -> None:
+        self.window.bring_to_front()
+        for link in links:
+            self.window.handle_incoming_link(link)
+
+    def shutdown(self) -> None:
+        """Quit: close the engine (transfers stay resumable) off the GUI thread, then emit finished."""
+        if self._closing:
+            return
+        self._closing = True
+        self.single_instance.close()
+        self.tray.hide()
+        self.window.hide()
+        self.bridge.stop()
+        backend = self.window.backend
+        if backend is None:
+            self.finished.emit()
+            return
+        self.runner.run(
+            backend.close, on_result=lambda _r: self.finished.emit(), on_error=lambda _e: self.finished.emit()
+        )
+
+    def close_now(self, timeout: float = 15) -> None:
+        """Blocking shutdown for tests and the self-test's end."""
+        self._closing = True
+        self.single_instance.close()
+        self.tray.hide()
+        self.bridge.stop()
+        backend = self.window.backend
+        self.window.backend = None
+        if backend is not None:
+            backend.close(timeout)
+        self.runner.shutdown(wait=True)
+        self.window.deleteLater()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sgsend-desktop", description="SGraph Send Desktop: end-to-end encrypted file sending."
+    )
+    parser.add_argument(
+        "links",
+        nargs="*",
+        metavar="LINK",
+        help="share link(s) to download: https://…/download/#… or sgsend://open?url=…",
+    )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="send a generated file through the real window and a local server, download it "
+        "back and compare (works offscreen); exit 0 only if all steps pass",
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, help="state directory (default: SGSEND_DATA_DIR or the platform data dir)"
+    )
+    parser.add_argument("--version", action="version", version=f"sgsend-desktop {__version__}")
+    return parser
+
+
+def make_qapplication(argv: Sequence[str]) -> QApplication:
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        return existing
+    app = QApplication(list(argv))
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("SGraph Send")
+    app.setDesktopFileName("sgsend-desktop")
+    app.setWindowIcon(app_icon())
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=os.environ.get("SGSEND_LOG", "WARNING").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.self_test:
+        from sgsend_desktop.gui.self_test import run_self_test
+
+        return run_self_test()
+    if args.data_dir is not None:
+        os.environ["SGSEND_DATA_DIR"] = str(args.data_dir)
+    from sgsend_desktop.core.config import data_dir
+
+    directory = data_dir()
+    qt_app = make_qapplication([sys.argv[0]])
+    if forward_to_running(directory, list(args.links)):
+        return 0
+    qt_app.setQuitOnLastWindowClosed(False)  # closing to the tray keeps running; Quit ends it
+    desktop = DesktopApp(directory)
+    desktop.finished.connect(qt_app.quit)
+    desktop.start(args.links)
+    code = int(qt_app.exec())
+    desktop.runner.shutdown(wait=True)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The app's dialogs: open a link, settings, history."""

@@ -1,0 +1,115 @@
+""" "Open link…" (Ctrl+L): a share link (prefilled from the clipboard) and an optional separate key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sgsend_desktop.core.errors import LinkError
+
+
+def _parse(text: str, key: str | None) -> object:
+    from sgsend_desktop.core.links import parse_link
+
+    return parse_link(text, key=key)
+
+
+def looks_like_share_link(text: str) -> bool:
+    text = text.strip()
+    if not text or len(text) > 4096 or "\n" in text:
+        return False
+    try:
+        _parse(text, None)
+    except LinkError:
+        return False
+    except Exception:  # any other parse surprise: just don't prefill
+        return False
+    return True
+
+
+class OpenLinkDialog(QDialog):
+    """Validates on OK: a bad link keeps the dialog open with the LinkError's sentence shown."""
+
+    def __init__(
+        self, parent: QWidget | None = None, validate: Callable[[str, str | None], object] = _parse
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Open link")
+        self.setAccessibleName("Open a share link")
+        self.setMinimumWidth(560)
+        self._validate = validate
+
+        intro = QLabel("Paste a share link. If the sender gave you the key separately, paste it below.")
+        intro.setWordWrap(True)
+        self.link_edit = QLineEdit()
+        self.link_edit.setPlaceholderText("https://…/en-gb/download/#…  or  sgsend://open?url=…")
+        self.link_edit.setAccessibleName("Share link")
+        self.key_edit = QLineEdit()
+        self.key_edit.setPlaceholderText(
+            "Only if the link has no key (e.g. apple-mango-5623 or 43 characters)"
+        )
+        self.key_edit.setAccessibleName("Key (optional)")
+        self.error_label = QLabel("")
+        self.error_label.setWordWrap(True)
+        self.error_label.setAccessibleName("Link error")
+        self.error_label.setStyleSheet("color: rgb(214, 69, 65);")
+        self.error_label.hide()
+
+        form = QFormLayout()
+        form.addRow("&Link:", self.link_edit)
+        form.addRow("&Key:", self.key_edit)
+
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setText("Download")
+        ok.setAccessibleName("Download")
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setAccessibleName("Cancel")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        self.link_edit.textChanged.connect(lambda _text: self.error_label.hide())
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.buttons)
+
+        clip = QGuiApplication.clipboard().text()
+        if looks_like_share_link(clip):
+            self.link_edit.setText(clip.strip())
+
+    @property
+    def link(self) -> str:
+        return self.link_edit.text().strip()
+
+    @property
+    def key(self) -> str | None:
+        return self.key_edit.text().strip() or None
+
+    def accept(self) -> None:
+        if not self.link:
+            self._show_error("Paste a share link first.")
+            return
+        try:
+            self._validate(self.link, self.key)
+        except LinkError as error:
+            self._show_error(str(error))
+            return
+        super().accept()
+
+    def _show_error(self, message: str) -> None:
+        self.error_label.setText(message)
+        self.error_label.show()
+        self.link_edit.setFocus()

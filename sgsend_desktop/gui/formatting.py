@@ -1,0 +1,72 @@
+"""Human-readable sizes, speeds, times and state labels for the views (pure functions, no Qt)."""
+
+from __future__ import annotations
+
+from sgsend_desktop.core.model import Direction, TransferSnapshot, TransferState
+
+_UNITS = ("B", "KB", "MB", "GB", "TB")
+
+
+def format_size(size: int | float) -> str:
+    """1024-based, one decimal above bytes: ``0 B``, ``512 B``, ``1.5 MB``."""
+    value = float(size)
+    for unit in _UNITS:
+        if abs(value) < 1024 or unit == _UNITS[-1]:
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def format_speed(bps: float) -> str:
+    return f"{format_size(bps)}/s" if bps > 0 else ""
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None or seconds < 0:
+        return ""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+_STATE_LABELS = {
+    TransferState.QUEUED: "Queued",
+    TransferState.PREPARING: "Preparing",
+    TransferState.UPLOADING: "Uploading",
+    TransferState.DOWNLOADING: "Downloading",
+    TransferState.COMPLETING: "Finishing",
+    TransferState.PAUSED: "Paused",
+    TransferState.DONE: "Done",
+    TransferState.FAILED: "Failed",
+    TransferState.CANCELLED: "Cancelled",
+}
+
+
+def state_label(snapshot: TransferSnapshot) -> str:
+    if snapshot.state is TransferState.DONE and snapshot.direction is Direction.SEND:
+        if snapshot.download_count:
+            times = "once" if snapshot.download_count == 1 else f"{snapshot.download_count}×"
+            return f"Sent · downloaded {times}"
+        return "Sent"
+    if snapshot.state is TransferState.DONE:
+        return "Received"
+    return _STATE_LABELS[snapshot.state]
+
+
+def direction_label(direction: Direction) -> str:
+    return "Send" if direction is Direction.SEND else "Receive"
+
+
+def progress_fraction(snapshot: TransferSnapshot) -> float:
+    """0..1 for the progress bar; done is always full, an unknown size is empty."""
+    if snapshot.state is TransferState.DONE:
+        return 1.0
+    if snapshot.size <= 0:
+        return 0.0
+    done = max(snapshot.bytes_done, snapshot.bytes_confirmed)
+    return min(1.0, done / snapshot.size)

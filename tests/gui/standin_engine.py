@@ -1,0 +1,130 @@
+"""A tiny in-memory stand-in with the engine facade's methods, for pure model/view unit tests only.
+
+Every must-show test uses the real ``TransferEngine`` against a real ``sgsend serve``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from sgsend_desktop.core.model import (
+    Direction,
+    EngineEvent,
+    TransferOptions,
+    TransferSnapshot,
+    TransferState,
+)
+
+Listener = Callable[[EngineEvent], None]
+
+
+class StandInEngine:
+    def __init__(self, server_url: str = "http://127.0.0.1:1") -> None:
+        self._server_url = server_url
+        self._listeners: list[Listener] = []
+        self._rows: dict[str, TransferSnapshot] = {}
+        self._order: list[str] = []
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self.calls: list[tuple[str, str]] = []
+
+    @property
+    def server_url(self) -> str:
+        return self._server_url
+
+    def start(self) -> None: ...
+    def close(self, timeout: float = 10) -> None: ...
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def emit(self, kind: str, snapshot: TransferSnapshot) -> None:
+        with self._lock:
+            if snapshot.id in self._rows or kind == "added":
+                self._rows[snapshot.id] = snapshot
+                if snapshot.id not in self._order:
+                    self._order.append(snapshot.id)
+        for listener in list(self._listeners):
+            listener(EngineEvent(kind, snapshot))
+
+    def snapshots(self) -> list[TransferSnapshot]:
+        return [self._rows[i] for i in self._order]
+
+    def snapshot(self, local_id: str) -> TransferSnapshot:
+        return self._rows[local_id]
+
+    def send(self, paths: Sequence[Path], options: TransferOptions | None = None) -> list[str]:
+        ids = []
+        for path in paths:
+            local_id = f"t{next(self._ids)}"
+            size = path.stat().st_size if path.is_file() else 0
+            self.emit(
+                "added",
+                TransferSnapshot(
+                    local_id, Direction.SEND, path.name, size, TransferState.QUEUED, source_path=str(path)
+                ),
+            )
+            ids.append(local_id)
+        return ids
+
+    def receive(self, link: str, key: str | None = None, dest_dir: Path | None = None) -> str:
+        local_id = f"t{next(self._ids)}"
+        self.emit("added", TransferSnapshot(local_id, Direction.RECEIVE, "", 0, TransferState.QUEUED))
+        return local_id
+
+    def _set_state(self, local_id: str, state: TransferState, kind: str = "changed") -> None:
+        self.calls.append((kind if kind != "changed" else state.value, local_id))
+        self.emit(kind, replace(self._rows[local_id], state=state))
+
+    def pause(self, local_id: str) -> None:
+        self._set_state(local_id, TransferState.PAUSED)
+
+    def resume(self, local_id: str) -> None:
+        self._set_state(local_id, TransferState.QUEUED)
+
+    def cancel(self, local_id: str) -> None:
+        self._set_state(local_id, TransferState.CANCELLED)
+
+    def discard(self, local_id: str) -> None:
+        self.calls.append(("discard", local_id))
+        snap = self._rows.pop(local_id)
+        self._order.remove(local_id)
+        for listener in list(self._listeners):
+            listener(EngineEvent("removed", snap))
+
+    def pause_all(self) -> None:
+        for local_id in list(self._order):
+            if not self._rows[local_id].state.is_final:
+                self.pause(local_id)
+
+    def resume_all(self) -> None:
+        for local_id in list(self._order):
+            if self._rows[local_id].state is TransferState.PAUSED:
+                self.resume(local_id)
+
+    def move(self, local_id: str, new_index: int) -> None:
+        self.calls.append(("move", local_id))
+        self._order.remove(local_id)
+        self._order.insert(new_index, local_id)
+
+    def delete_remote(self, local_id: str) -> None:
+        self.calls.append(("delete_remote", local_id))
+
+    def set_server(self, server_url: str, token: str | None) -> None:
+        self._server_url = server_url
+
+    def set_limits(
+        self,
+        workers: int | None = None,
+        upload_limit_bps: int | None = None,
+        download_limit_bps: int | None = None,
+    ) -> None:
+        self.calls.append(("limits", f"{workers}/{upload_limit_bps}/{download_limit_bps}"))
