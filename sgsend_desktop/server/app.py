@@ -1,0 +1,78 @@
+"""Build the FastAPI application for one configuration."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from botocore.exceptions import BotoCoreError, ClientError
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from sgsend_desktop import __version__
+from sgsend_desktop.server import routes_events, routes_pages, routes_presigned, routes_storage
+from sgsend_desktop.server import routes_test, routes_transfers
+from sgsend_desktop.server.config import LAMBDA_REQUEST_LIMIT, ServerConfig
+from sgsend_desktop.server.context import ServerContext
+from sgsend_desktop.server.limits import RequestSizeLimit
+from sgsend_desktop.server.storage.base import StoreError, TransferStore
+from sgsend_desktop.server.storage.disk import DiskStore
+
+log = logging.getLogger("sgsend.server")
+
+
+def make_store(config: ServerConfig) -> TransferStore:
+    if config.storage == "s3":
+        from sgsend_desktop.server.storage.s3 import S3Store
+
+        if config.s3 is None:
+            raise ValueError("S3 storage needs --s3-bucket")
+        store = S3Store(config.s3)
+        store.check_bucket()
+        return store
+    if config.storage != "disk":
+        raise ValueError(f"Unknown storage backend {config.storage!r}: use disk or s3")
+    return DiskStore(config.resolved_data_dir)
+
+
+def create_app(
+    config: ServerConfig, store: TransferStore | None = None, should_exit: Callable[[], bool] | None = None
+) -> FastAPI:
+    store = store or make_store(config)
+    ctx = ServerContext(config=config, store=store)
+    if should_exit is not None:
+        ctx.should_exit = should_exit
+    app = FastAPI(title="SGraph Send (sgsend serve)", version=__version__, docs_url="/docs", redoc_url=None)
+    app.state.ctx = ctx
+
+    @app.exception_handler(StoreError)
+    async def store_error(_: Request, error: StoreError) -> JSONResponse:
+        return JSONResponse({"detail": error.detail}, status_code=error.status)
+
+    @app.exception_handler(ClientError)
+    @app.exception_handler(BotoCoreError)
+    async def storage_unavailable(_: Request, error: Exception) -> JSONResponse:
+        log.warning("storage error: %s", error)
+        return JSONResponse({"detail": "Storage backend error; try again"}, status_code=502)
+
+    app.include_router(routes_transfers.build_router(ctx))
+    app.include_router(routes_events.build_router(ctx))
+    app.include_router(routes_presigned.build_router(ctx))
+    if isinstance(store, DiskStore):
+        app.include_router(routes_storage.build_router(ctx, store))
+    if config.test_hooks:
+        app.include_router(routes_test.build_router(ctx))
+    app.include_router(routes_pages.build_router())
+
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD"],
+        allow_headers=["*"],
+        expose_headers=["ETag", "Content-Range", "Content-Length", "Accept-Ranges"],
+        max_age=3600,
+    )
+    if config.lambda_limits:
+        app.add_middleware(RequestSizeLimit, limit=LAMBDA_REQUEST_LIMIT)
+    return app

@@ -1,0 +1,96 @@
+"""What every route needs: the config, the store, the notifier, and a few shared checks."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from fastapi import HTTPException, Request
+from starlette.concurrency import run_in_threadpool
+
+from sgsend_desktop.server.config import ServerConfig
+from sgsend_desktop.server.meta import COMPLETED, DELETED, TransferMeta
+from sgsend_desktop.server.notifier import ChangeNotifier
+from sgsend_desktop.server.stats import RequestStats
+from sgsend_desktop.server.storage.base import StoreError, TransferStore
+
+TOKEN_HEADER = "x-sgraph-access-token"
+R = TypeVar("R")
+
+
+@dataclass
+class ServerContext:
+    config: ServerConfig
+    store: TransferStore
+    notifier: ChangeNotifier = field(default_factory=ChangeNotifier)
+    stats: RequestStats = field(default_factory=RequestStats)
+    should_exit: Callable[[], bool] = lambda: False
+
+    # --- requests -------------------------------------------------------------------------------
+    def require_token(self, request: Request) -> None:
+        expected = self.config.access_token
+        if not expected:
+            return
+        given = request.headers.get(TOKEN_HEADER) or request.query_params.get("access_token") or ""
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise HTTPException(status_code=401, detail="Access token required")
+
+    def base_url(self, request: Request) -> str:
+        if self.config.public_url:
+            return self.config.public_url.rstrip("/")
+        return str(request.base_url).rstrip("/")
+
+    async def call(self, function: Callable[..., R], *args: Any) -> R:
+        """Run a blocking store call in a worker thread; StoreError becomes its HTTP status."""
+        try:
+            return await run_in_threadpool(function, *args)
+        except StoreError as error:
+            raise HTTPException(status_code=error.status, detail=error.detail) from None
+
+    async def load(self, transfer_id: str) -> TransferMeta:
+        meta = await self.call(self.store.load, transfer_id)
+        if meta is None:
+            raise HTTPException(status_code=404, detail="Transfer not found")
+        if meta.purge_due():
+            meta = await self.purge(transfer_id)
+        return meta
+
+    async def purge(self, transfer_id: str) -> TransferMeta:
+        """auto_delete: wipe the payload once its last download URL has expired."""
+
+        def mark(meta: TransferMeta) -> None:
+            meta.payload_purged = True
+            meta.add_log("auto_delete")
+
+        await self.call(self.store.delete_payload, transfer_id)
+        meta, _ = await self.call(self.store.update, transfer_id, mark)
+        return meta
+
+    async def update(self, transfer_id: str, change: Callable[[TransferMeta], R]) -> tuple[TransferMeta, R]:
+        result = await self.call(self.store.update, transfer_id, change)
+        self.notifier.notify(transfer_id)
+        return result
+
+
+def check_downloadable(meta: TransferMeta, not_completed_status: int) -> None:
+    """The gate of every download path: deleted → 404, expired/exhausted → 410, not completed → 404/409."""
+    if meta.status == DELETED or meta.payload_purged:
+        raise HTTPException(status_code=404, detail="Transfer not found or deleted")
+    if meta.is_expired():
+        raise HTTPException(status_code=410, detail="Transfer expired")
+    if meta.is_exhausted:
+        raise HTTPException(status_code=410, detail="Download limit reached")
+    if meta.status != COMPLETED:
+        raise HTTPException(status_code=not_completed_status, detail="Transfer not completed")
+
+
+def count_download(meta: TransferMeta, not_completed_status: int, ip_hash: str, via: str, grace: float) -> None:
+    """Check the gate again inside the atomic update, then count; auto_delete schedules the wipe."""
+    check_downloadable(meta, not_completed_status)
+    meta.download_count += 1
+    meta.add_log("download", via=via, ip_hash=ip_hash)
+    if meta.auto_delete and meta.is_exhausted:
+        meta.purge_after = time.time() + grace

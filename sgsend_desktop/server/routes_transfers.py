@@ -1,0 +1,204 @@
+"""Upstream `/api/transfers/*`: create, direct upload, complete, info, download, delete."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+
+from sgsend_desktop.server.config import LAMBDA_DOWNLOAD_LIMIT
+from sgsend_desktop.server.context import ServerContext, check_downloadable, count_download
+from sgsend_desktop.server.meta import COMPLETED, DELETED, PENDING, TransferMeta, hash_ip, now_iso
+from sgsend_desktop.server.storage.base import StoreError
+from sgsend_desktop.server.validation import (
+    MAX_FILE_SIZE,
+    check_transfer_id,
+    parse_expires_at,
+    size_allowed,
+)
+
+DELETE_AUTH_HEADER = "x-sgraph-transfer-delete-auth"
+
+
+class CreateRequest(BaseModel):
+    file_size_bytes: int = Field(default=0, ge=0, le=MAX_FILE_SIZE)
+    content_type_hint: str = Field(default="", max_length=255)
+    transfer_id: str = Field(default="", max_length=64)
+    max_downloads: int = Field(default=0, ge=0, le=1_000_000)
+    auto_delete: bool = False
+    expires_at: str = Field(default="", max_length=64)
+    delete_auth_hash: str = Field(default="", max_length=128)
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def transparency(meta: TransferMeta) -> dict[str, Any]:
+    return {
+        "ip": meta.sender_ip_hash,
+        "timestamp": meta.created_at,
+        "file_size_bytes": meta.file_size_bytes,
+        "stored_fields": ["ip_hash", "file_size_bytes", "created_at", "content_type_hint"],
+        "encrypted": ["file_name", "file_content"],
+        "not_stored": ["decryption_key", "raw_ip"],
+    }
+
+
+def build_router(ctx: ServerContext) -> APIRouter:
+    router = APIRouter(prefix="/api/transfers")
+
+    @router.post("/create")
+    async def create(body: CreateRequest, request: Request) -> dict[str, Any]:
+        ctx.require_token(request)
+        expires = parse_expires_at(body.expires_at)
+        delete_hash = body.delete_auth_hash.strip().lower()
+        if delete_hash and (len(delete_hash) != 64 or any(c not in "0123456789abcdef" for c in delete_hash)):
+            raise HTTPException(status_code=400, detail="delete_auth_hash must be 64 hex characters (SHA-256)")
+        requested = body.transfer_id.strip()
+        if requested:
+            check_transfer_id(requested)
+        for _ in range(5):
+            transfer_id = requested or secrets.token_hex(6)
+            meta = TransferMeta(
+                transfer_id=transfer_id,
+                file_size_bytes=body.file_size_bytes,
+                content_type_hint=body.content_type_hint,
+                sender_ip_hash=hash_ip(client_ip(request)),
+                max_downloads=body.max_downloads,
+                auto_delete=body.auto_delete,
+                expires_at=expires.isoformat() if expires else "",
+                delete_auth_hash=delete_hash,
+            )
+            meta.add_log("create")
+            if await ctx.call(ctx.store.create, meta):
+                return {"transfer_id": transfer_id, "upload_url": f"/api/transfers/upload/{transfer_id}"}
+            if requested:
+                raise HTTPException(status_code=409, detail="Transfer id already exists")
+        raise HTTPException(status_code=503, detail="Could not allocate a transfer id; try again")
+
+    @router.post("/upload/{transfer_id}")
+    async def upload(transfer_id: str, request: Request) -> dict[str, Any]:
+        ctx.require_token(request)
+        check_transfer_id(transfer_id)
+        meta = await ctx.load(transfer_id)
+        if meta.status != PENDING:
+            raise HTTPException(status_code=404, detail="Transfer not found or not in pending state")
+        writer = await ctx.call(ctx.store.payload_writer, transfer_id)
+        try:
+            async for chunk in request.stream():
+                if chunk:
+                    writer.write(chunk)
+                    if not size_allowed(meta.file_size_bytes, writer_size(writer)):
+                        raise HTTPException(status_code=400, detail="Payload is larger than the declared size")
+            size = await ctx.call(writer.commit)
+        except BaseException:
+            await run_in_threadpool(writer.discard)
+            raise
+
+        def record(meta: TransferMeta) -> None:
+            if meta.status != PENDING:
+                raise StoreError(404, "Transfer not found or not in pending state")
+            meta.payload_size = size
+            meta.parts_log = []
+            meta.add_log("upload", size=size)
+
+        await ctx.update(transfer_id, record)
+        return {"status": "uploaded", "transfer_id": transfer_id, "size": size}
+
+    @router.post("/complete/{transfer_id}")
+    async def complete(transfer_id: str, request: Request) -> dict[str, Any]:
+        ctx.require_token(request)
+        check_transfer_id(transfer_id)
+        meta = await ctx.load(transfer_id)
+        if meta.status == DELETED:
+            raise HTTPException(status_code=404, detail="Transfer not found or payload not uploaded")
+        if meta.status == PENDING:
+            size = await ctx.call(ctx.store.payload_size, transfer_id)
+            if size is None:
+                raise HTTPException(status_code=404, detail="Transfer not found or payload not uploaded")
+            if not size_allowed(meta.file_size_bytes, size):
+                raise HTTPException(status_code=400, detail="Payload is larger than the declared size")
+
+            def finish(meta: TransferMeta) -> None:
+                if meta.status == PENDING:
+                    meta.status = COMPLETED
+                    meta.completed_at = now_iso()
+                    meta.payload_size = size
+                    meta.upload_id = ""
+                    meta.add_log("complete")
+
+            meta, _ = await ctx.update(transfer_id, finish)
+        return {
+            "transfer_id": transfer_id,
+            "download_url": f"/d/{transfer_id}",
+            "transparency": transparency(meta),
+        }
+
+    @router.get("/info/{transfer_id}")
+    async def info(transfer_id: str) -> dict[str, Any]:
+        check_transfer_id(transfer_id)
+        meta = await ctx.load(transfer_id)
+        return meta.info()
+
+    @router.get("/download/{transfer_id}")
+    async def download(transfer_id: str, request: Request) -> StreamingResponse:
+        check_transfer_id(transfer_id)
+        meta = await ctx.load(transfer_id)
+        check_downloadable(meta, 404)
+        size = meta.payload_size or 0
+        if ctx.config.lambda_limits and size > LAMBDA_DOWNLOAD_LIMIT:
+            raise HTTPException(
+                status_code=413,
+                detail=f"File too large for direct download. Use /api/presigned/download-url/{transfer_id} instead.",
+            )
+        ip_hash = hash_ip(client_ip(request))
+        meta, _ = await ctx.update(transfer_id, lambda m: count_download(m, 404, ip_hash, "direct", 0.0))
+        chunks = await ctx.call(ctx.store.read_payload, transfer_id)
+        return StreamingResponse(
+            iterate_in_threadpool(chunks),
+            media_type="application/octet-stream",
+            headers={"Content-Length": str(size)},
+        )
+
+    @router.delete("/delete/{transfer_id}")
+    async def delete(transfer_id: str, request: Request) -> dict[str, Any]:
+        check_transfer_id(transfer_id)
+        given = request.headers.get(DELETE_AUTH_HEADER)
+        if not given:
+            raise HTTPException(status_code=400, detail=f"Missing {DELETE_AUTH_HEADER} header")
+        meta = await ctx.load(transfer_id)
+        if not meta.delete_auth_hash:
+            raise HTTPException(status_code=409, detail="Delete is not enabled for this transfer")
+        given_hash = hashlib.sha256(given.encode()).hexdigest()
+        if not hmac.compare_digest(given_hash, meta.delete_auth_hash):
+            raise HTTPException(status_code=403, detail="Delete authorisation does not match")
+        if meta.status == DELETED:
+            return {"status": "already_deleted", "transfer_id": transfer_id}
+        upload_id = meta.upload_id
+        if upload_id:
+            try:
+                await ctx.call(ctx.store.abort_multipart, transfer_id, upload_id)
+            except HTTPException:
+                pass
+        await ctx.call(ctx.store.delete_payload, transfer_id)
+
+        def mark(meta: TransferMeta) -> None:
+            meta.status = DELETED
+            meta.upload_id = ""
+            meta.add_log("delete")
+
+        await ctx.update(transfer_id, mark)
+        return {"status": "deleted", "transfer_id": transfer_id}
+
+    return router
+
+
+def writer_size(writer: object) -> int:
+    return int(getattr(writer, "size", 0))

@@ -1,0 +1,78 @@
+"""Run the app with uvicorn on a socket we bind ourselves (so `--port 0` can report the real port)."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from collections.abc import Callable
+
+import uvicorn
+from fastapi import FastAPI
+
+from sgsend_desktop.server.app import create_app
+from sgsend_desktop.server.config import ServerConfig
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def socket_url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+class AnnouncingServer(uvicorn.Server):
+    """A uvicorn server that calls ``on_ready`` once it is accepting connections."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if not self.should_exit:
+            self._on_ready()
+
+
+def build_server(
+    config: ServerConfig, sock: socket.socket, on_ready: Callable[[], None], log_level: str = "warning"
+) -> tuple[AnnouncingServer, FastAPI]:
+    holder: list[AnnouncingServer] = []
+    app = create_app(config, should_exit=lambda: bool(holder and holder[0].should_exit))
+    uv_config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        lifespan="off",
+        proxy_headers=False,
+    )
+    server = AnnouncingServer(uv_config, on_ready)
+    holder.append(server)
+    return server, app
+
+
+def serve(config: ServerConfig, host: str, port: int, log_level: str = "warning") -> int:
+    """Blocking: serve until SIGINT/SIGTERM. Prints `Serving on http://HOST:PORT` when ready."""
+    sock = bind_socket(host, port)
+    url = socket_url(sock)
+
+    def announce() -> None:
+        print(f"Serving on {url}", flush=True)
+
+    server, app = build_server(config, sock, announce, log_level)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        app.state.ctx.store.close()
+        sock.close()
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,1 @@
+"""Storage backends behind one interface: `disk` (local files) and `s3` (any S3-compatible store)."""

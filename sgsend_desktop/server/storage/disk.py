@@ -1,0 +1,251 @@
+"""Disk backend: one directory per transfer (meta.json, payload, uploads/<upload id>/<part files>).
+
+Presigned URLs are signed URLs to this server's own `/storage/...` endpoints (see signing.py), so the
+disk backend offers the same presigned multipart flow as S3. Nothing is ever held in memory whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from sgsend_desktop.server.meta import TransferMeta
+from sgsend_desktop.server.signing import UrlSigner, load_or_create_secret
+from sgsend_desktop.server.storage.base import PayloadWriter, StoredPart, StoreError, T, TransferStore
+
+READ_CHUNK = 1024 * 1024
+
+
+def part_resource(transfer_id: str, upload_id: str, part_number: int) -> str:
+    return f"/storage/{transfer_id}/payload?partNumber={part_number}&uploadId={upload_id}"
+
+
+def payload_resource(transfer_id: str) -> str:
+    return f"/storage/{transfer_id}/payload"
+
+
+class FileWriter(PayloadWriter):
+    """Writes to a temp file next to the target; ``commit`` renames it into place."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self.temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+        self._handle: BinaryIO = open(self.temp, "wb")  # noqa: SIM115 - closed in commit/discard
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self._handle.write(chunk)
+        self._md5.update(chunk)
+        self.size += len(chunk)
+
+    @property
+    def etag(self) -> str:
+        return f'"{self._md5.hexdigest()}"'
+
+    def commit(self) -> int:
+        self._handle.close()
+        os.replace(self.temp, self.target)
+        return self.size
+
+    def commit_as(self, target: Path) -> None:
+        self._handle.close()
+        os.replace(self.temp, target)
+
+    def discard(self) -> None:
+        self._handle.close()
+        self.temp.unlink(missing_ok=True)
+
+
+class DiskStore(TransferStore):
+    kind = "disk"
+    signs_own_urls = True
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (root / "transfers").mkdir(parents=True, exist_ok=True)
+        self.signer = UrlSigner(load_or_create_secret(root))
+        self._lock = threading.Lock()
+
+    # --- paths ----------------------------------------------------------------------------------
+    def _dir(self, transfer_id: str) -> Path:
+        return self.root / "transfers" / transfer_id
+
+    def _meta_path(self, transfer_id: str) -> Path:
+        return self._dir(transfer_id) / "meta.json"
+
+    def payload_path(self, transfer_id: str) -> Path:
+        return self._dir(transfer_id) / "payload"
+
+    def _upload_dir(self, transfer_id: str, upload_id: str) -> Path:
+        return self._dir(transfer_id) / "uploads" / upload_id
+
+    # --- metadata -------------------------------------------------------------------------------
+    def _write_meta(self, meta: TransferMeta) -> None:
+        path = self._meta_path(meta.transfer_id)
+        temp = path.with_name(f".meta.{secrets.token_hex(6)}.tmp")
+        with open(temp, "w", encoding="utf-8") as handle:
+            json.dump(meta.to_dict(), handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+
+    def create(self, meta: TransferMeta) -> bool:
+        with self._lock:
+            directory = self._dir(meta.transfer_id)
+            try:
+                directory.mkdir(parents=True)
+            except FileExistsError:
+                return False
+            self._write_meta(meta)
+            return True
+
+    def load(self, transfer_id: str) -> TransferMeta | None:
+        try:
+            with open(self._meta_path(transfer_id), encoding="utf-8") as handle:
+                return TransferMeta.from_dict(json.load(handle))
+        except FileNotFoundError:
+            return None
+
+    def update(self, transfer_id: str, change: Callable[[TransferMeta], T]) -> tuple[TransferMeta, T]:
+        with self._lock:
+            meta = self.load(transfer_id)
+            if meta is None:
+                raise StoreError(404, "Transfer not found")
+            result = change(meta)
+            self._write_meta(meta)
+            return meta, result
+
+    # --- payload --------------------------------------------------------------------------------
+    def payload_writer(self, transfer_id: str) -> PayloadWriter:
+        return FileWriter(self.payload_path(transfer_id))
+
+    def payload_size(self, transfer_id: str) -> int | None:
+        try:
+            return self.payload_path(transfer_id).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def read_payload(self, transfer_id: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        try:
+            handle = open(self.payload_path(transfer_id), "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            raise StoreError(404, "Payload not found") from None
+        return self._read_range(handle, start, end)
+
+    @staticmethod
+    def _read_range(handle: BinaryIO, start: int, end: int | None) -> Iterator[bytes]:
+        with handle:
+            handle.seek(start)
+            remaining = None if end is None else end - start + 1
+            while remaining is None or remaining > 0:
+                chunk = handle.read(READ_CHUNK if remaining is None else min(READ_CHUNK, remaining))
+                if not chunk:
+                    return
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+
+    def delete_payload(self, transfer_id: str) -> None:
+        self.payload_path(transfer_id).unlink(missing_ok=True)
+        shutil.rmtree(self._dir(transfer_id) / "uploads", ignore_errors=True)
+
+    # --- multipart ------------------------------------------------------------------------------
+    def create_multipart(self, transfer_id: str) -> str:
+        upload_id = secrets.token_hex(16)
+        self._upload_dir(transfer_id, upload_id).mkdir(parents=True)
+        return upload_id
+
+    def has_upload(self, transfer_id: str, upload_id: str) -> bool:
+        return self._upload_dir(transfer_id, upload_id).is_dir()
+
+    def part_writer(self, transfer_id: str, upload_id: str, part_number: int) -> FileWriter:
+        directory = self._upload_dir(transfer_id, upload_id)
+        if not directory.is_dir():
+            raise StoreError(404, "No such upload")
+        return FileWriter(directory / f"{part_number:05d}.incoming")
+
+    def commit_part(self, writer: FileWriter, part_number: int) -> str:
+        """Name the part file after its MD5 (one atomic rename) and drop older copies of the part."""
+        directory = writer.target.parent
+        etag = writer.etag
+        final = directory / f"{part_number:05d}.{etag.strip(chr(34))}"
+        writer.commit_as(final)
+        for old in directory.glob(f"{part_number:05d}.*"):
+            if old != final and not old.name.startswith("."):
+                old.unlink(missing_ok=True)
+        return etag
+
+    def list_parts(self, transfer_id: str, upload_id: str) -> list[StoredPart]:
+        directory = self._upload_dir(transfer_id, upload_id)
+        if not directory.is_dir():
+            raise StoreError(404, "No such upload")
+        parts: dict[int, StoredPart] = {}
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                number_text, _, md5 = entry.name.partition(".")
+                if entry.name.startswith(".") or not number_text.isdigit() or len(md5) != 32:
+                    continue
+                try:
+                    stat = entry.stat()
+                except FileNotFoundError:
+                    continue
+                part = StoredPart(int(number_text), f'"{md5}"', stat.st_size, stat.st_mtime_ns / 1e9)
+                previous = parts.get(part.part_number)
+                if previous is None or part.last_modified > previous.last_modified:
+                    parts[part.part_number] = part
+        return [parts[number] for number in sorted(parts)]
+
+    def complete_multipart(self, transfer_id: str, upload_id: str, parts: list[tuple[int, str]]) -> str:
+        stored = {part.part_number: part for part in self.list_parts(transfer_id, upload_id)}
+        directory = self._upload_dir(transfer_id, upload_id)
+        ordered = sorted(parts)
+        if not ordered:
+            raise StoreError(400, "No parts given")
+        sources: list[Path] = []
+        for number, etag in ordered:
+            part = stored.get(number)
+            if part is None:
+                raise StoreError(400, f"Part {number} was not uploaded")
+            if part.etag.strip('"') != etag.strip().strip('"'):
+                raise StoreError(400, f"Part {number}: ETag does not match the stored part")
+            sources.append(directory / f"{number:05d}.{part.etag.strip(chr(34))}")
+        md5s = hashlib.md5(usedforsecurity=False)
+        target = self.payload_path(transfer_id)
+        temp = target.with_name(f".payload.{secrets.token_hex(6)}.tmp")
+        with open(temp, "wb") as out:
+            for source, (_, etag) in zip(sources, ordered, strict=True):
+                md5s.update(bytes.fromhex(etag.strip().strip('"')))
+                with open(source, "rb") as handle:
+                    shutil.copyfileobj(handle, out, READ_CHUNK)
+        os.replace(temp, target)
+        shutil.rmtree(directory, ignore_errors=True)
+        return f'"{md5s.hexdigest()}-{len(ordered)}"'
+
+    def abort_multipart(self, transfer_id: str, upload_id: str) -> None:
+        directory = self._upload_dir(transfer_id, upload_id)
+        if not directory.is_dir():
+            raise StoreError(404, "No such upload")
+        shutil.rmtree(directory, ignore_errors=True)
+
+    # --- presigned URLs -------------------------------------------------------------------------
+    def _signed(self, base_url: str, method: str, resource: str, expiry: int) -> str:
+        expires, sig = self.signer.sign(method, resource, expiry)
+        joiner = "&" if "?" in resource else "?"
+        return f"{base_url}{resource}{joiner}expires={expires}&sig={sig}"
+
+    def part_url(self, transfer_id: str, upload_id: str, part_number: int, base_url: str, expiry: int) -> str:
+        return self._signed(base_url, "PUT", part_resource(transfer_id, upload_id, part_number), expiry)
+
+    def upload_url(self, transfer_id: str, base_url: str, expiry: int) -> str:
+        return self._signed(base_url, "PUT", payload_resource(transfer_id), expiry)
+
+    def download_url(self, transfer_id: str, base_url: str, expiry: int) -> str:
+        return self._signed(base_url, "GET", payload_resource(transfer_id), expiry)

@@ -1,0 +1,270 @@
+"""S3 backend: boto3 against any S3-compatible endpoint (AWS S3, SeaweedFS, MinIO ...).
+
+No local state: metadata is `transfers/<id>/meta.json` in the bucket next to `transfers/<id>/payload`,
+so any number of `sgsend serve` processes on one bucket serve the same transfers. Metadata updates
+are compare-and-swap writes (`If-Match` on the object's ETag, `If-None-Match: *` on create), retried on
+conflict, so two processes counting downloads at once never lose a count.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sgsend_desktop.server.config import S3Settings
+from sgsend_desktop.server.meta import TransferMeta
+from sgsend_desktop.server.storage.base import PayloadWriter, StoredPart, StoreError, T, TransferStore
+
+READ_CHUNK = 1024 * 1024
+SPOOL_IN_MEMORY = 8 * 1024 * 1024
+CAS_ATTEMPTS = 20
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _status(error: ClientError) -> int:
+    return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+
+
+class SpooledWriter(PayloadWriter):
+    """Spools a direct upload (memory up to 8 MiB, then a temp file) and uploads it on commit."""
+
+    def __init__(self, store: S3Store, key: str) -> None:
+        self._store = store
+        self._key = key
+        self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self._spool.write(chunk)
+        self.size += len(chunk)
+
+    def commit(self) -> int:
+        self._spool.seek(0)
+        try:
+            self._store.client.upload_fileobj(self._spool, self._store.bucket, self._key)
+        finally:
+            self._spool.close()
+        return self.size
+
+    def discard(self) -> None:
+        self._spool.close()
+
+
+class S3Store(TransferStore):
+    kind = "s3"
+    signs_own_urls = False
+
+    def __init__(self, settings: S3Settings) -> None:
+        self.bucket = settings.bucket
+        self.prefix = settings.prefix.strip("/") + "/" if settings.prefix.strip("/") else ""
+        self.client: Any = boto3.client(
+            "s3",
+            endpoint_url=settings.endpoint,
+            region_name=settings.region,
+            aws_access_key_id=settings.access_key,
+            aws_secret_access_key=settings.secret_key,
+            config=Config(
+                signature_version="s3v4",
+                s3={"addressing_style": "path"},
+                max_pool_connections=32,
+                retries={"max_attempts": 3, "mode": "standard"},
+            ),
+        )
+
+    def _key(self, transfer_id: str, name: str) -> str:
+        return f"{self.prefix}transfers/{transfer_id}/{name}"
+
+    def check_bucket(self) -> None:
+        """Fail at start-up with a clear sentence rather than on the first request."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (ClientError, BotoCoreError) as error:
+            raise RuntimeError(f"S3 bucket {self.bucket!r} is not reachable: {error}") from error
+
+    # --- metadata -------------------------------------------------------------------------------
+    def _get_meta(self, transfer_id: str) -> tuple[TransferMeta, str] | None:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(transfer_id, "meta.json"))
+        except ClientError as error:
+            if _code(error) in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise
+        body = response["Body"].read()
+        return TransferMeta.from_dict(json.loads(body)), str(response["ETag"])
+
+    def _put_meta(self, meta: TransferMeta, **conditions: str) -> None:
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=self._key(meta.transfer_id, "meta.json"),
+            Body=json.dumps(meta.to_dict()).encode(),
+            ContentType="application/json",
+            **conditions,
+        )
+
+    def create(self, meta: TransferMeta) -> bool:
+        try:
+            self._put_meta(meta, IfNoneMatch="*")
+        except ClientError as error:
+            if _code(error) in ("PreconditionFailed", "ConditionalRequestConflict") or _status(error) in (409, 412):
+                return False
+            raise
+        return True
+
+    def load(self, transfer_id: str) -> TransferMeta | None:
+        found = self._get_meta(transfer_id)
+        return found[0] if found else None
+
+    def update(self, transfer_id: str, change: Callable[[TransferMeta], T]) -> tuple[TransferMeta, T]:
+        for _ in range(CAS_ATTEMPTS):
+            found = self._get_meta(transfer_id)
+            if found is None:
+                raise StoreError(404, "Transfer not found")
+            meta, etag = found
+            result = change(meta)
+            try:
+                self._put_meta(meta, IfMatch=etag)
+            except ClientError as error:
+                if _code(error) in ("PreconditionFailed", "ConditionalRequestConflict") or _status(error) in (
+                    409,
+                    412,
+                ):
+                    continue
+                raise
+            return meta, result
+        raise StoreError(503, "Transfer metadata is busy; try again")
+
+    # --- payload --------------------------------------------------------------------------------
+    def payload_writer(self, transfer_id: str) -> PayloadWriter:
+        return SpooledWriter(self, self._key(transfer_id, "payload"))
+
+    def payload_size(self, transfer_id: str) -> int | None:
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(transfer_id, "payload"))
+        except ClientError as error:
+            if _status(error) == 404 or _code(error) in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise
+        return int(head["ContentLength"])
+
+    def read_payload(self, transfer_id: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        extra = {}
+        if start or end is not None:
+            extra["Range"] = f"bytes={start}-{'' if end is None else end}"
+        try:
+            response = self.client.get_object(
+                Bucket=self.bucket, Key=self._key(transfer_id, "payload"), **extra
+            )
+        except ClientError as error:
+            if _code(error) in ("NoSuchKey", "404", "NotFound"):
+                raise StoreError(404, "Payload not found") from None
+            raise
+        body = response["Body"]
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield from body.iter_chunks(READ_CHUNK)
+            finally:
+                body.close()
+
+        return chunks()
+
+    def delete_payload(self, transfer_id: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(transfer_id, "payload"))
+
+    # --- multipart ------------------------------------------------------------------------------
+    def create_multipart(self, transfer_id: str) -> str:
+        response = self.client.create_multipart_upload(
+            Bucket=self.bucket, Key=self._key(transfer_id, "payload"), ContentType="application/octet-stream"
+        )
+        return str(response["UploadId"])
+
+    def list_parts(self, transfer_id: str, upload_id: str) -> list[StoredPart]:
+        parts: list[StoredPart] = []
+        marker = 0
+        while True:
+            try:
+                response = self.client.list_parts(
+                    Bucket=self.bucket,
+                    Key=self._key(transfer_id, "payload"),
+                    UploadId=upload_id,
+                    PartNumberMarker=marker,
+                    MaxParts=1000,
+                )
+            except ClientError as error:
+                if _code(error) == "NoSuchUpload" or _status(error) == 404:
+                    raise StoreError(404, "No such upload") from None
+                raise
+            for item in response.get("Parts", []):
+                modified = item.get("LastModified")
+                parts.append(
+                    StoredPart(
+                        part_number=int(item["PartNumber"]),
+                        etag=str(item["ETag"]),
+                        size=int(item["Size"]),
+                        last_modified=modified.timestamp() if modified is not None else 0.0,
+                    )
+                )
+            if not response.get("IsTruncated"):
+                break
+            marker = int(response.get("NextPartNumberMarker", 0))
+            if not marker:
+                break
+        return sorted(parts, key=lambda part: part.part_number)
+
+    def complete_multipart(self, transfer_id: str, upload_id: str, parts: list[tuple[int, str]]) -> str:
+        ordered = [
+            {"PartNumber": number, "ETag": etag if etag.startswith('"') else f'"{etag}"'}
+            for number, etag in sorted(parts)
+        ]
+        try:
+            response = self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=self._key(transfer_id, "payload"),
+                UploadId=upload_id,
+                MultipartUpload={"Parts": ordered},
+            )
+        except ClientError as error:
+            if _code(error) == "NoSuchUpload":
+                raise StoreError(404, "No such upload") from None
+            raise StoreError(400, f"The store refused to assemble the parts: {_code(error)}") from None
+        return str(response.get("ETag", ""))
+
+    def abort_multipart(self, transfer_id: str, upload_id: str) -> None:
+        try:
+            self.client.abort_multipart_upload(
+                Bucket=self.bucket, Key=self._key(transfer_id, "payload"), UploadId=upload_id
+            )
+        except ClientError as error:
+            if _code(error) == "NoSuchUpload" or _status(error) == 404:
+                raise StoreError(404, "No such upload") from None
+            raise
+
+    # --- presigned URLs -------------------------------------------------------------------------
+    def part_url(self, transfer_id: str, upload_id: str, part_number: int, base_url: str, expiry: int) -> str:
+        params = {
+            "Bucket": self.bucket,
+            "Key": self._key(transfer_id, "payload"),
+            "UploadId": upload_id,
+            "PartNumber": part_number,
+        }
+        return str(self.client.generate_presigned_url("upload_part", Params=params, ExpiresIn=expiry))
+
+    def upload_url(self, transfer_id: str, base_url: str, expiry: int) -> str:
+        params = {"Bucket": self.bucket, "Key": self._key(transfer_id, "payload")}
+        return str(self.client.generate_presigned_url("put_object", Params=params, ExpiresIn=expiry))
+
+    def download_url(self, transfer_id: str, base_url: str, expiry: int) -> str:
+        params = {"Bucket": self.bucket, "Key": self._key(transfer_id, "payload")}
+        return str(self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expiry))
+
+    def close(self) -> None:
+        self.client.close()
