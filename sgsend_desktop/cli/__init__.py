@@ -7,6 +7,7 @@ commands stay in separate files.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 
@@ -14,27 +15,15 @@ from sgsend_desktop import __version__
 from sgsend_desktop.core.errors import SendError
 
 Handler = Callable[[argparse.Namespace], int]
+COMMAND_MODULES = ("payload", "serve", "transfers")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sgsend", description="Zero-knowledge encrypted file sending.")
     parser.add_argument("--version", action="version", version=f"sgsend {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from sgsend_desktop.cli import payload
-
-    payload.register(sub)
-    try:
-        from sgsend_desktop.cli import serve
-    except ImportError:  # pragma: no cover - while the server is being built
-        serve = None  # type: ignore[assignment]
-    if serve is not None:
-        serve.register(sub)
-    try:
-        from sgsend_desktop.cli import transfers
-    except ImportError:  # pragma: no cover - while the engine is being built
-        transfers = None  # type: ignore[assignment]
-    if transfers is not None:
-        transfers.register(sub)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"sgsend_desktop.cli.{name}").register(sub)
     return parser
 
 
