@@ -218,6 +218,7 @@ class DownloadJob:
         spans = [(0, received), *plan_ranges(received, total)]
         self.ctx.journal.set_ranges(self.id, spans)
         self.ctx.journal.range_done(self.id, 0)
+        self.ctx.journal.update(self.id, payload_size=total)
         self.ctx.progress.reset(total, sent=received, confirmed=received)
         self.ctx.changed()
         return self.ctx.journal.ranges(self.id)
@@ -300,6 +301,7 @@ class DownloadJob:
                     received += len(chunk)
                     ctx.progress.add_sent(len(chunk))
             ctx.progress.set_confirmed(received)
+            ctx.journal.update(self.id, payload_size=received)
 
         try:
             self._retry(attempt, "download")
