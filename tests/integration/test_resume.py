@@ -1,0 +1,135 @@
+"""kill -9 mid-upload / mid-download, then `sgsend resume`: byte-identical, confirmed parts not re-sent."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sgsend_desktop.core.engine import TransferEngine
+from sgsend_desktop.core.journal import Journal
+from sgsend_desktop.core.model import Direction, TransferState
+from tests.helpers.servers import ServerProc
+from tests.integration.conftest import (
+    FINISHED,
+    MiB,
+    make_file,
+    run_cli,
+    sha256,
+    start_cli,
+    test_stats,
+    wait_for,
+    wait_state,
+)
+
+
+def _count(db_path: Path, sql: str) -> int:
+    if not db_path.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5) as db:
+            return int(db.execute(sql).fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_kill9_send_then_resume_resends_only_missing_parts(disk_server: ServerProc, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    source = make_file(tmp_path / "upload.bin", 40 * MiB + 123, seed=7)
+    proc = start_cli(["send", str(source), "--limit", "10M"], data, disk_server.url)
+    journal_file = data / "journal.sqlite3"
+    try:
+        wait_for(lambda: _count(journal_file, "SELECT COUNT(*) FROM parts WHERE state='done'") >= 4,
+                 timeout=60, what="4 confirmed parts")
+    finally:
+        proc.kill()  # SIGKILL: no cleanup, no journal update
+        proc.wait(timeout=10)
+    time.sleep(0.3)
+    journal = Journal(journal_file)
+    [row] = journal.all()
+    assert row.state is TransferState.UPLOADING and row.transfer_id and row.upload_id
+    total_parts = len(journal.parts(row.id))
+    journal.close()
+    parts_url = f"{disk_server.url}/api/presigned/parts/{row.transfer_id}/{row.upload_id}"
+    held = httpx.get(parts_url).json()["parts"]
+    assert 4 <= len(held) < total_parts
+    puts_before = test_stats(disk_server)["part_puts"][row.transfer_id]
+
+    resumed = run_cli(["resume", row.id[:5]], data, disk_server.url)
+    assert resumed.returncode == 0, resumed.stderr
+    [link] = resumed.stdout.split()
+    puts_after = test_stats(disk_server)["part_puts"][row.transfer_id]
+    assert puts_after - puts_before == total_parts - len(held)  # parts the server held were not re-sent
+
+    got = run_cli(["get", link, "-o", str(tmp_path / "out")], tmp_path / "receiver", disk_server.url)
+    assert got.returncode == 0, got.stderr
+    saved = Path(got.stdout.strip())
+    assert sha256(saved) == sha256(source)
+
+
+def test_kill9_get_then_resume_fetches_only_missing_ranges(
+        disk_server: ServerProc, make_engine: Callable[..., TransferEngine], tmp_path: Path) -> None:
+    sender = make_engine(disk_server.url, data_dir=tmp_path / "sender")
+    source = make_file(tmp_path / "download.bin", 60 * MiB, seed=9)
+    [sent] = sender.send([source])
+    snap = wait_state(sender, sent, FINISHED)
+    assert snap.state is TransferState.DONE and snap.share_link
+    data = tmp_path / "data"
+    out = tmp_path / "out"
+    proc = start_cli(["get", snap.share_link, "-o", str(out), "--limit", "12M"], data, disk_server.url)
+    journal_file = data / "journal.sqlite3"
+    try:
+        wait_for(lambda: _count(journal_file, "SELECT COUNT(*) FROM ranges WHERE state='done'") >= 3,
+                 timeout=60, what="3 finished ranges")
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    journal = Journal(journal_file)
+    [row] = [r for r in journal.all() if r.direction is Direction.RECEIVE]
+    ranges = journal.ranges(row.id)
+    pending = [r for r in ranges if r.state != "done"]
+    journal.close()
+    assert pending and len(pending) < len(ranges)
+    assert not any(p.name == source.name for p in out.iterdir())  # no final file before verification
+    gets_before = test_stats(disk_server)["range_gets"]
+
+    resumed = run_cli(["resume", "--all"], data, disk_server.url)
+    assert resumed.returncode == 0, resumed.stderr
+    saved = Path(resumed.stdout.strip())
+    assert saved.name == source.name and sha256(saved) == sha256(source)
+    assert test_stats(disk_server)["range_gets"] - gets_before == len(pending)
+    info = httpx.get(f"{disk_server.url}/api/transfers/info/{snap.transfer_id}").json()
+    assert info["download_count"] == 1  # the stored download URL was reused: no second download counted
+    assert sorted(p.name for p in out.iterdir()) == [source.name]  # the partial file is gone
+
+
+@pytest.mark.parametrize("change", ["size", "content-same-size-and-mtime"])
+def test_changed_source_is_refused_on_resume(disk_server: ServerProc,
+                                             make_engine: Callable[..., TransferEngine],
+                                             tmp_path: Path, change: str) -> None:
+    engine = make_engine(disk_server.url, upload_limit_bps=12 * MiB)
+    source = make_file(tmp_path / "changing.bin", 40 * MiB, seed=11)
+    [sent] = engine.send([source])
+    wait_for(lambda: any(p.state == "done" for p in engine.journal.parts(sent)), 60, "a confirmed part")
+    engine.pause(sent)
+    wait_state(engine, sent, [TransferState.PAUSED])
+    stat = source.stat()
+    if change == "size":
+        with open(source, "ab") as handle:
+            handle.write(b"x")
+    else:
+        with open(source, "r+b") as handle:
+            first = handle.read(1)
+            handle.seek(0)
+            handle.write(bytes([first[0] ^ 0xFF]))
+        os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    engine.resume(sent)
+    snap = wait_state(engine, sent, FINISHED)
+    assert snap.state is TransferState.FAILED
+    assert snap.error and "changed" in snap.error and "\n" not in snap.error
+    assert snap.share_link is None
