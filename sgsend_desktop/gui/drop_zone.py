@@ -120,7 +120,7 @@ def deliver_drop(target: QWidget, paths: list[Path]) -> bool:
     action = Qt.DropAction.CopyAction
     buttons = Qt.MouseButton.LeftButton
     modifiers = Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(centre.toPoint(), action, mime, buttons, modifiers)
+    enter = QDragEnterEvent(centre, action, mime, buttons, modifiers)
     QApplication.sendEvent(target, enter)
     if not enter.isAccepted():
         return False

@@ -1,0 +1,132 @@
+"""Window wiring with the in-memory stand-in engine (pure view logic; real-engine tests are elsewhere)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from sgsend_desktop.core.model import TransferState
+from sgsend_desktop.gui.backend import Backend
+from sgsend_desktop.gui.background import BackgroundRunner
+from sgsend_desktop.gui.dialogs.history import HistoryDialog
+from sgsend_desktop.gui.dialogs.settings_dialog import SettingsDialog
+from sgsend_desktop.gui.drop_zone import deliver_drop
+from sgsend_desktop.gui.engine_bridge import EngineBridge
+from sgsend_desktop.gui.main_window import MainWindow
+from sgsend_desktop.gui.settings import AppSettings, Preferences
+from tests.gui.standin_engine import StandInEngine
+
+
+def make_window(qtbot: QtBot, data_dir: Path) -> tuple[MainWindow, StandInEngine]:
+    runner = BackgroundRunner()
+    bridge = EngineBridge()
+    window = MainWindow(AppSettings(data_dir), runner, bridge)
+    window.confirm_quit = lambda: True  # no modal question when qtbot closes it
+    qtbot.addWidget(window)
+    engine = StandInEngine()
+    bridge.attach(engine)
+    window.attach_backend(Backend(engine=engine, data_dir=data_dir))
+    window.show()
+    return window, engine
+
+
+def test_drop_queues_rows_and_actions_follow_state(qtbot: QtBot, tmp_path: Path, data_dir: Path) -> None:
+    window, engine = make_window(qtbot, data_dir)
+    files = [tmp_path / "a.txt", tmp_path / "b.txt"]
+    for f in files:
+        f.write_bytes(b"x" * 10)
+    assert deliver_drop(window.drop_zone, files)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 2, timeout=3000)
+    window.select_transfer("t1")
+    assert window.actions_.pause.isEnabled() and not window.actions_.resume.isEnabled()
+    window.table.setFocus()
+    window.actions_.toggle.trigger()
+    qtbot.waitUntil(lambda: window.model.snapshot_of("t1").state is TransferState.PAUSED, timeout=3000)  # type: ignore[union-attr]
+    assert window.actions_.resume.isEnabled()
+    window.actions_.move_down.trigger()
+    qtbot.waitUntil(lambda: window.model.row_of("t1") == 1, timeout=3000)
+    assert ("move", "t1") in engine.calls
+    window.actions_.discard.trigger()
+    qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=3000)
+
+
+def test_drop_zone_refuses_non_files(qtbot: QtBot, data_dir: Path) -> None:
+    from PySide6.QtCore import QMimeData, QPointF
+    from PySide6.QtGui import QDragEnterEvent
+
+    window, _engine = make_window(qtbot, data_dir)
+    mime = QMimeData()
+    mime.setText("hello")
+    event = QDragEnterEvent(
+        QPointF(5, 5),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(window.drop_zone, event)
+    assert not event.isAccepted()
+
+
+def test_settings_round_trip_and_dialog(qtbot: QtBot, data_dir: Path) -> None:
+    settings = AppSettings(data_dir)
+    prefs = Preferences(
+        server_url="http://127.0.0.1:9", workers=6, upload_limit_kbps=512, close_to_tray=False
+    )
+    settings.save(prefs)
+    loaded = AppSettings(data_dir).load()
+    assert loaded == prefs and loaded.upload_limit_bps == 512 * 1024
+    dialog = SettingsDialog(loaded, "secret-token")
+    qtbot.addWidget(dialog)
+    dialog.workers_spin.setValue(3)
+    dialog.server_edit.setText("")
+    assert dialog.preferences().workers == 3 and dialog.preferences().uses_local_server
+    assert dialog.token() == "secret-token"
+    settings.save_token("secret-token")
+    assert settings.load_token() == "secret-token"
+
+
+def test_every_control_has_an_accessible_name(qtbot: QtBot, data_dir: Path) -> None:
+    from PySide6.QtWidgets import QAbstractButton, QComboBox, QLineEdit, QSpinBox, QTableView
+
+    window, _engine = make_window(qtbot, data_dir)
+    controls = [
+        w
+        for kind in (QAbstractButton, QComboBox, QLineEdit, QSpinBox, QTableView)
+        for w in window.findChildren(kind)
+    ]
+    unnamed = [
+        w
+        for w in controls
+        if not w.accessibleName()
+        and w.objectName() != "qt_spinbox_lineedit"
+        and not w.objectName().startswith("qt_")
+    ]
+    assert controls and unnamed == []
+
+
+def test_history_lists_done_transfers(qtbot: QtBot, tmp_path: Path, data_dir: Path) -> None:
+    from dataclasses import replace
+
+    window, engine = make_window(qtbot, data_dir)
+    (tmp_path / "a.txt").write_bytes(b"1")
+    engine.send([tmp_path / "a.txt"])
+    engine.emit(
+        "done",
+        replace(
+            engine.snapshot("t1"),
+            state=TransferState.DONE,
+            share_link="https://h/en-gb/download/#0123456789ab/k",
+        ),
+    )
+    qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=3000)
+    dialog = window.open_history()
+    assert isinstance(dialog, HistoryDialog)
+    assert dialog.table.rowCount() == 1 and "0123456789ab" in dialog.table.item(0, 4).text()
+    dialog.table.selectRow(0)
+    dialog.copy_selected()
+    assert QApplication.clipboard().text().endswith("#0123456789ab/k")
+    dialog.close()
