@@ -21,7 +21,8 @@ TOKEN_SECRET_ID = "gui-access-token"
 def use_settings_dir(directory: Path) -> None:
     """Store every QSettings of this process as INI files under ``directory`` (tests, self-test)."""
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(directory))
+    for fmt in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(directory))
 
 
 def default_download_dir() -> Path:
@@ -59,7 +60,7 @@ class AppSettings:
     """Typed access to QSettings plus the token in the secret store."""
 
     def __init__(self, data_dir: Path) -> None:
-        self._qs = QSettings(ORGANIZATION, APPLICATION)
+        self._qs = QSettings(QSettings.defaultFormat(), QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
         self._data_dir = data_dir
 
     @property

@@ -130,3 +130,10 @@ def test_history_lists_done_transfers(qtbot: QtBot, tmp_path: Path, data_dir: Pa
     dialog.copy_selected()
     assert QApplication.clipboard().text().endswith("#0123456789ab/k")
     dialog.close()
+
+
+def test_settings_stay_in_the_test_dir(isolated_settings: Path, data_dir: Path) -> None:
+    settings = AppSettings(data_dir)
+    settings.save(Preferences(workers=5))
+    assert Path(settings.qsettings.fileName()).is_relative_to(isolated_settings)
+    assert any(isolated_settings.rglob("*.ini"))
