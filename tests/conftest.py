@@ -6,12 +6,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Never touch the real user's keyring or data dir from a test.
 os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
 
-from collections.abc import Iterator  # noqa: E402
+from collections.abc import Iterator
 
-import pytest  # noqa: E402
+import pytest
 
-from tests.helpers.seaweed import SeaweedS3  # noqa: E402
-from tests.helpers.servers import seaweedfs as _seaweedfs  # noqa: E402
+from tests.helpers.seaweed import SeaweedS3
+from tests.helpers.servers import seaweedfs as _seaweedfs
 
 
 @pytest.fixture(scope="session")

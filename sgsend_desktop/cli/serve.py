@@ -28,11 +28,21 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--s3-access-key", help="access key id (default: AWS_ACCESS_KEY_ID / profiles)")
     parser.add_argument("--s3-secret-key", help="secret key (default: AWS_SECRET_ACCESS_KEY / profiles)")
     parser.add_argument("--access-token", help="require this x-sgraph-access-token on write routes")
-    parser.add_argument("--public-url", help="absolute base URL for presigned URLs (e.g. https://send.example)")
-    parser.add_argument("--no-lambda-limits", action="store_true", help="lift the 6 MB request / 5 MiB download limits")
-    parser.add_argument("--url-expiry", type=int, default=DEFAULT_URL_EXPIRY, help="presigned URL lifetime, seconds")
-    parser.add_argument("--keepalive", type=float, default=DEFAULT_KEEPALIVE, help="SSE keep-alive interval, seconds")
-    parser.add_argument("--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug"))
+    parser.add_argument(
+        "--public-url", help="absolute base URL for presigned URLs (e.g. https://send.example)"
+    )
+    parser.add_argument(
+        "--no-lambda-limits", action="store_true", help="lift the 6 MB request / 5 MiB download limits"
+    )
+    parser.add_argument(
+        "--url-expiry", type=int, default=DEFAULT_URL_EXPIRY, help="presigned URL lifetime, seconds"
+    )
+    parser.add_argument(
+        "--keepalive", type=float, default=DEFAULT_KEEPALIVE, help="SSE keep-alive interval, seconds"
+    )
+    parser.add_argument(
+        "--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug")
+    )
     parser.set_defaults(handler=run)
 
 
@@ -48,7 +58,10 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         s3 = S3Settings(
             bucket=args.s3_bucket,
             endpoint=args.s3_endpoint,
-            region=args.s3_region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+            region=args.s3_region
+            or os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION")
+            or "us-east-1",
             access_key=args.s3_access_key or None,
             secret_key=args.s3_secret_key or None,
             prefix=args.s3_prefix,

@@ -11,8 +11,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from sgsend_desktop import __version__
-from sgsend_desktop.server import routes_events, routes_pages, routes_presigned, routes_storage
-from sgsend_desktop.server import routes_test, routes_transfers
+from sgsend_desktop.server import (
+    routes_events,
+    routes_pages,
+    routes_presigned,
+    routes_storage,
+    routes_test,
+    routes_transfers,
+)
 from sgsend_desktop.server.config import LAMBDA_REQUEST_LIMIT, ServerConfig
 from sgsend_desktop.server.context import ServerContext
 from sgsend_desktop.server.limits import RequestSizeLimit

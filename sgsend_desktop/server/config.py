@@ -7,8 +7,8 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 
-LAMBDA_REQUEST_LIMIT = 6_291_456          # bytes: AWS Lambda's synchronous request payload limit
-LAMBDA_DOWNLOAD_LIMIT = 5 * 1024 * 1024   # upstream refuses direct downloads above this
+LAMBDA_REQUEST_LIMIT = 6_291_456  # bytes: AWS Lambda's synchronous request payload limit
+LAMBDA_DOWNLOAD_LIMIT = 5 * 1024 * 1024  # upstream refuses direct downloads above this
 DEFAULT_URL_EXPIRY = 3600
 DEFAULT_KEEPALIVE = 15.0
 
@@ -20,24 +20,24 @@ def default_data_dir() -> Path:
 @dataclass(frozen=True)
 class S3Settings:
     bucket: str
-    endpoint: str | None = None           # None = AWS
+    endpoint: str | None = None  # None = AWS
     region: str = "us-east-1"
-    access_key: str | None = None         # None = boto3's usual chain (env vars, profiles, roles)
+    access_key: str | None = None  # None = boto3's usual chain (env vars, profiles, roles)
     secret_key: str | None = None
     prefix: str = ""
 
 
 @dataclass(frozen=True)
 class ServerConfig:
-    storage: str = "disk"                 # "disk" or "s3"
-    data_dir: Path | None = None          # disk backend (and the disk backend's signing secret)
+    storage: str = "disk"  # "disk" or "s3"
+    data_dir: Path | None = None  # disk backend (and the disk backend's signing secret)
     s3: S3Settings | None = None
     access_token: str | None = None
-    public_url: str | None = None         # absolute base for presigned URLs; else the request's base URL
+    public_url: str | None = None  # absolute base for presigned URLs; else the request's base URL
     lambda_limits: bool = True
     url_expiry: int = DEFAULT_URL_EXPIRY
     keepalive: float = DEFAULT_KEEPALIVE
-    poll_interval: float = 0.5            # SSE: how often the store is re-read while a client listens
+    poll_interval: float = 0.5  # SSE: how often the store is re-read while a client listens
     test_hooks: bool = False
 
     @property

@@ -87,7 +87,9 @@ def check_downloadable(meta: TransferMeta, not_completed_status: int) -> None:
         raise HTTPException(status_code=not_completed_status, detail="Transfer not completed")
 
 
-def count_download(meta: TransferMeta, not_completed_status: int, ip_hash: str, via: str, grace: float) -> None:
+def count_download(
+    meta: TransferMeta, not_completed_status: int, ip_hash: str, via: str, grace: float
+) -> None:
     """Check the gate again inside the atomic update, then count; auto_delete schedules the wipe."""
     check_downloadable(meta, not_completed_status)
     meta.download_count += 1

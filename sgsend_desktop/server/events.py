@@ -36,10 +36,10 @@ class EventState:
     transfer_id: str
     file_size_bytes: int
     max_downloads: int
-    parts: tuple[tuple[int, int], ...]          # (part_number, size) in arrival order
+    parts: tuple[tuple[int, int], ...]  # (part_number, size) in arrival order
     completed: bool
     download_count: int
-    terminal: str | None                        # "deleted" | "expired" | None
+    terminal: str | None  # "deleted" | "expired" | None
     offset: int
     payload_size: int | None
 
@@ -68,8 +68,13 @@ class EventState:
 
     @property
     def version(self) -> int:
-        return (self.offset + len(self.parts) + int(self.completed) + self.download_count
-                + int(self.terminal is not None))
+        return (
+            self.offset
+            + len(self.parts)
+            + int(self.completed)
+            + self.download_count
+            + int(self.terminal is not None)
+        )
 
     def data_at(self, version: int) -> dict[str, Any]:
         """The cumulative state as it stood when event ``version`` happened."""

@@ -27,22 +27,22 @@ class TransferMeta:
     transfer_id: str
     file_size_bytes: int
     content_type_hint: str = ""
-    status: str = PENDING                       # pending | completed | deleted (exhausted is derived)
+    status: str = PENDING  # pending | completed | deleted (exhausted is derived)
     created_at: str = field(default_factory=now_iso)
     sender_ip_hash: str = ""
     download_count: int = 0
     max_downloads: int = 0
     auto_delete: bool = False
-    expires_at: str = ""                        # ISO-8601 UTC, "" = never
+    expires_at: str = ""  # ISO-8601 UTC, "" = never
     delete_auth_hash: str = ""
-    completed_at: str = ""                      # set by /api/transfers/complete
-    upload_id: str = ""                         # the multipart upload in progress, if any
-    payload_size: int | None = None             # set once the payload is stored
-    parts_log: list[list[int]] = field(default_factory=list)   # [[part_number, size], ...] arrival order
-    event_offset: int = 0                       # event ids used by aborted multipart uploads
-    purge_after: float | None = None            # auto_delete: wipe the payload after this Unix time
+    completed_at: str = ""  # set by /api/transfers/complete
+    upload_id: str = ""  # the multipart upload in progress, if any
+    payload_size: int | None = None  # set once the payload is stored
+    parts_log: list[list[int]] = field(default_factory=list)  # [[part_number, size], ...] arrival order
+    event_offset: int = 0  # event ids used by aborted multipart uploads
+    purge_after: float | None = None  # auto_delete: wipe the payload after this Unix time
     payload_purged: bool = False
-    log: list[dict[str, Any]] = field(default_factory=list)     # audit trail: action, timestamp, ip hash
+    log: list[dict[str, Any]] = field(default_factory=list)  # audit trail: action, timestamp, ip hash
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TransferMeta:
@@ -54,7 +54,7 @@ class TransferMeta:
 
     def add_log(self, action: str, **extra: Any) -> None:
         self.log.append({"action": action, "timestamp": now_iso(), **extra})
-        del self.log[:-200]                     # bounded: a popular transfer must not grow without limit
+        del self.log[:-200]  # bounded: a popular transfer must not grow without limit
 
     @property
     def expires(self) -> datetime | None:
@@ -93,6 +93,4 @@ class TransferMeta:
         }
 
     def purge_due(self) -> bool:
-        return (
-            self.purge_after is not None and not self.payload_purged and time.time() >= self.purge_after
-        )
+        return self.purge_after is not None and not self.payload_purged and time.time() >= self.purge_after

@@ -61,7 +61,7 @@ def build_router(ctx: ServerContext) -> APIRouter:
                 fresh = await ctx.call(read_state, transfer_id)
             except HTTPException:
                 fresh = None
-            except Exception:  # noqa: BLE001 - a store hiccup: keep the stream, try again next tick
+            except Exception:
                 fresh = state
             if fresh is None:
                 return

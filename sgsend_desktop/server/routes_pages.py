@@ -36,7 +36,9 @@ def build_router() -> APIRouter:
 
     @router.get("/")
     async def landing() -> Response:
-        return Response(static_text("index.html"), media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+        return Response(
+            static_text("index.html"), media_type="text/html; charset=utf-8", headers=PAGE_HEADERS
+        )
 
     @router.get("/_static/{name}")
     async def asset(name: str) -> Response:
@@ -48,7 +50,9 @@ def build_router() -> APIRouter:
     async def download_page(locale: str, route: str) -> Response:
         if not LOCALE.fullmatch(locale) or route not in ROUTES:
             raise HTTPException(status_code=404, detail="Not found")
-        return Response(static_text("download.html"), media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+        return Response(
+            static_text("download.html"), media_type="text/html; charset=utf-8", headers=PAGE_HEADERS
+        )
 
     @router.get("/{locale}/{route}")
     async def download_page_no_slash(locale: str, route: str) -> Response:

@@ -70,7 +70,9 @@ def build_router(ctx: ServerContext) -> APIRouter:
         if meta.upload_id != upload_id:
             raise HTTPException(status_code=404, detail="No such upload for this transfer")
 
-    async def part_urls(transfer_id: str, upload_id: str, numbers: list[int], base: str) -> list[dict[str, Any]]:
+    async def part_urls(
+        transfer_id: str, upload_id: str, numbers: list[int], base: str
+    ) -> list[dict[str, Any]]:
         def sign_all() -> list[dict[str, Any]]:
             return [
                 {"part_number": n, "upload_url": ctx.store.part_url(transfer_id, upload_id, n, base, expiry)}
@@ -111,7 +113,7 @@ def build_router(ctx: ServerContext) -> APIRouter:
         transfer_id = body.transfer_id
         previous = meta.upload_id
         stale_parts = 0
-        if previous:   # a new initiate replaces the old multipart upload (its parts are discarded)
+        if previous:  # a new initiate replaces the old multipart upload (its parts are discarded)
             try:
                 stale_parts = len(await ctx.call(ctx.store.list_parts, transfer_id, previous))
                 await ctx.call(ctx.store.abort_multipart, transfer_id, previous)
@@ -137,7 +139,12 @@ def build_router(ctx: ServerContext) -> APIRouter:
         require_upload(meta, body.upload_id)
         numbers = [check_part_number(n) for n in body.part_numbers]
         urls = await part_urls(body.transfer_id, body.upload_id, numbers, ctx.base_url(request))
-        return {"transfer_id": body.transfer_id, "upload_id": body.upload_id, "part_urls": urls, "expires_in": expiry}
+        return {
+            "transfer_id": body.transfer_id,
+            "upload_id": body.upload_id,
+            "part_urls": urls,
+            "expires_in": expiry,
+        }
 
     @router.get("/parts/{transfer_id}/{upload_id}")
     async def list_parts(transfer_id: str, upload_id: str, request: Request) -> dict[str, Any]:
@@ -162,14 +169,18 @@ def build_router(ctx: ServerContext) -> APIRouter:
         numbers = [check_part_number(p.part_number) for p in body.parts]
         if len(set(numbers)) != len(numbers):
             raise HTTPException(status_code=400, detail="Each part number may appear only once")
-        stored = {p.part_number: p for p in await ctx.call(ctx.store.list_parts, body.transfer_id, body.upload_id)}
+        stored = {
+            p.part_number: p for p in await ctx.call(ctx.store.list_parts, body.transfer_id, body.upload_id)
+        }
         chosen = sorted(numbers)
         missing = [n for n in chosen if n not in stored]
         if missing:
             raise HTTPException(status_code=400, detail=f"Parts not uploaded: {missing[:10]}")
         for number in chosen[:-1]:
             if stored[number].size < MIN_PART_SIZE:
-                raise HTTPException(status_code=400, detail=f"Part {number} is under 5 MiB and is not the last part")
+                raise HTTPException(
+                    status_code=400, detail=f"Part {number} is under 5 MiB and is not the last part"
+                )
         total = sum(stored[n].size for n in chosen)
         if not size_allowed(meta.file_size_bytes, total):
             raise HTTPException(status_code=400, detail="Parts add up to more than the declared size")

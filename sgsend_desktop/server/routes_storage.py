@@ -14,7 +14,12 @@ from sgsend_desktop.server.meta import DELETED, PENDING, TransferMeta
 from sgsend_desktop.server.ranges import RangeError, parse_range
 from sgsend_desktop.server.storage.base import StoreError
 from sgsend_desktop.server.storage.disk import DiskStore, FileWriter, part_resource, payload_resource
-from sgsend_desktop.server.validation import MAX_S3_PART, check_part_number, check_transfer_id, check_upload_id
+from sgsend_desktop.server.validation import (
+    MAX_S3_PART,
+    check_part_number,
+    check_transfer_id,
+    check_upload_id,
+)
 
 SIGNATURE_FAILED = "Request signature does not match or the URL has expired"
 
@@ -88,7 +93,7 @@ def build_router(ctx: ServerContext, store: DiskStore) -> APIRouter:
     async def get_object(transfer_id: str, request: Request) -> Response:
         check_transfer_id(transfer_id)
         verify(request, "GET", payload_resource(transfer_id))
-        meta = await ctx.load(transfer_id)   # no counting here: download-url already counted
+        meta = await ctx.load(transfer_id)  # no counting here: download-url already counted
         if meta.status == DELETED or meta.payload_purged:
             raise HTTPException(status_code=404, detail="Transfer not found or deleted")
         size = await ctx.call(store.payload_size, transfer_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import secrets
@@ -60,7 +61,9 @@ def build_router(ctx: ServerContext) -> APIRouter:
         expires = parse_expires_at(body.expires_at)
         delete_hash = body.delete_auth_hash.strip().lower()
         if delete_hash and (len(delete_hash) != 64 or any(c not in "0123456789abcdef" for c in delete_hash)):
-            raise HTTPException(status_code=400, detail="delete_auth_hash must be 64 hex characters (SHA-256)")
+            raise HTTPException(
+                status_code=400, detail="delete_auth_hash must be 64 hex characters (SHA-256)"
+            )
         requested = body.transfer_id.strip()
         if requested:
             check_transfer_id(requested)
@@ -95,8 +98,10 @@ def build_router(ctx: ServerContext) -> APIRouter:
             async for chunk in request.stream():
                 if chunk:
                     writer.write(chunk)
-                    if not size_allowed(meta.file_size_bytes, writer_size(writer)):
-                        raise HTTPException(status_code=400, detail="Payload is larger than the declared size")
+                    if not size_allowed(meta.file_size_bytes, writer.size):
+                        raise HTTPException(
+                            status_code=400, detail="Payload is larger than the declared size"
+                        )
             size = await ctx.call(writer.commit)
         except BaseException:
             await run_in_threadpool(writer.discard)
@@ -156,7 +161,8 @@ def build_router(ctx: ServerContext) -> APIRouter:
         if ctx.config.lambda_limits and size > LAMBDA_DOWNLOAD_LIMIT:
             raise HTTPException(
                 status_code=413,
-                detail=f"File too large for direct download. Use /api/presigned/download-url/{transfer_id} instead.",
+                detail="File too large for direct download. "
+                f"Use /api/presigned/download-url/{transfer_id} instead.",
             )
         ip_hash = hash_ip(client_ip(request))
         meta, _ = await ctx.update(transfer_id, lambda m: count_download(m, 404, ip_hash, "direct", 0.0))
@@ -183,10 +189,8 @@ def build_router(ctx: ServerContext) -> APIRouter:
             return {"status": "already_deleted", "transfer_id": transfer_id}
         upload_id = meta.upload_id
         if upload_id:
-            try:
+            with contextlib.suppress(HTTPException):
                 await ctx.call(ctx.store.abort_multipart, transfer_id, upload_id)
-            except HTTPException:
-                pass
         await ctx.call(ctx.store.delete_payload, transfer_id)
 
         def mark(meta: TransferMeta) -> None:
@@ -198,7 +202,3 @@ def build_router(ctx: ServerContext) -> APIRouter:
         return {"status": "deleted", "transfer_id": transfer_id}
 
     return router
-
-
-def writer_size(writer: object) -> int:
-    return int(getattr(writer, "size", 0))

@@ -11,15 +11,17 @@ TRANSFER_ID = re.compile(r"^[0-9a-f]{12}$")
 UPLOAD_ID = re.compile(r"^[A-Za-z0-9._~=+/-]{1,512}$")
 MAX_PARTS = 10_000
 MIN_PART_SIZE = 5 * 1024 * 1024
-MAX_PART_SIZE = 10 * 1024 * 1024          # what capabilities advertises (the web UI's slice size)
-MAX_S3_PART = 5 * 1024**3                 # S3's own per-part ceiling
-MAX_FILE_SIZE = 5 * 1024**4               # 5 TiB, S3's object ceiling
-ENVELOPE_SLACK = 28                       # IV + GCM tag: the web UI declares the plaintext size
+MAX_PART_SIZE = 10 * 1024 * 1024  # what capabilities advertises (the web UI's slice size)
+MAX_S3_PART = 5 * 1024**3  # S3's own per-part ceiling
+MAX_FILE_SIZE = 5 * 1024**4  # 5 TiB, S3's object ceiling
+ENVELOPE_SLACK = 28  # IV + GCM tag: the web UI declares the plaintext size
 
 
 def check_transfer_id(transfer_id: str) -> str:
     if not TRANSFER_ID.fullmatch(transfer_id):
-        raise HTTPException(status_code=400, detail="Invalid transfer id: expected 12 lowercase hex characters")
+        raise HTTPException(
+            status_code=400, detail="Invalid transfer id: expected 12 lowercase hex characters"
+        )
     return transfer_id
 
 
@@ -43,7 +45,9 @@ def parse_expires_at(text: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
     except ValueError:
-        raise HTTPException(status_code=400, detail=f"Invalid expires_at: {text[:64]!r} is not ISO-8601") from None
+        raise HTTPException(
+            status_code=400, detail=f"Invalid expires_at: {text[:64]!r} is not ISO-8601"
+        ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC)

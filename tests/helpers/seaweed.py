@@ -53,10 +53,14 @@ class SeaweedS3:
     def server_args(self, bucket: str | None = None) -> list[str]:
         """The `sgsend serve` arguments that point at this store."""
         return [
-            "--storage", "s3",
-            "--s3-endpoint", self.endpoint,
-            "--s3-bucket", bucket or self.bucket,
-            "--s3-region", self.region,
+            "--storage",
+            "s3",
+            "--s3-endpoint",
+            self.endpoint,
+            "--s3-bucket",
+            bucket or self.bucket,
+            "--s3-region",
+            self.region,
         ]
 
     def server_env(self) -> dict[str, str]:
@@ -100,22 +104,37 @@ def seaweedfs_server(base_dir: Path) -> Iterator[SeaweedS3]:
     _identities(identities)
     (master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc) = free_ports(8)
     args = [
-        weed, "server",
-        f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-        f"-master.port={master}", f"-master.port.grpc={master_grpc}",
-        "-master.volumeSizeLimitMB=1024", "-volume.max=0",
-        f"-volume.port={volume}", f"-volume.port.grpc={volume_grpc}",
-        "-filer", f"-filer.port={filer}", f"-filer.port.grpc={filer_grpc}",
-        "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3_grpc}",
-        "-s3.port.iceberg=0", "-s3.port.lance=0",
+        weed,
+        "server",
+        f"-dir={data_dir}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-master.port={master}",
+        f"-master.port.grpc={master_grpc}",
+        "-master.volumeSizeLimitMB=1024",
+        "-volume.max=0",
+        f"-volume.port={volume}",
+        f"-volume.port.grpc={volume_grpc}",
+        "-filer",
+        f"-filer.port={filer}",
+        f"-filer.port.grpc={filer_grpc}",
+        "-s3",
+        f"-s3.port={s3}",
+        f"-s3.port.grpc={s3_grpc}",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
         f"-s3.config={identities}",
     ]
     log_path = base_dir / "weed.log"
-    log = open(log_path, "wb")  # noqa: SIM115 - closed in finally
+    log = open(log_path, "wb")
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     store = SeaweedS3(
-        endpoint=f"http://127.0.0.1:{s3}", bucket=BUCKET, access_key=ACCESS_KEY,
-        secret_key=SECRET_KEY, region=REGION, data_dir=data_dir,
+        endpoint=f"http://127.0.0.1:{s3}",
+        bucket=BUCKET,
+        access_key=ACCESS_KEY,
+        secret_key=SECRET_KEY,
+        region=REGION,
+        data_dir=data_dir,
     )
     try:
         _wait_ready(proc, store, log_path)
@@ -139,10 +158,12 @@ def _wait_ready(proc: subprocess.Popen[bytes], store: SeaweedS3, log_path: Path)
                 client.put_object(Bucket=store.bucket, Key="_ready", Body=b"ok")
                 client.delete_object(Bucket=store.bucket, Key="_ready")
                 return
-            except Exception as error:  # noqa: BLE001 - keep polling until the filer is up
+            except Exception as error:
                 last_error = error
         time.sleep(0.3)
-    raise RuntimeError(f"SeaweedFS S3 not ready after {START_TIMEOUT}s ({last_error}); log: {_tail(log_path)}")
+    raise RuntimeError(
+        f"SeaweedFS S3 not ready after {START_TIMEOUT}s ({last_error}); log: {_tail(log_path)}"
+    )
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

@@ -1,9 +1,9 @@
 """Fixtures that run a real `sgsend serve` as a subprocess on loopback (and a real SeaweedFS).
 
-    with running_server(tmp_path) as server:          # disk backend
-        httpx.get(f"{server.url}/api/presigned/capabilities")
+with running_server(tmp_path) as server:          # disk backend
+    httpx.get(f"{server.url}/api/presigned/capabilities")
 
-    with running_server(tmp_path, backend="s3", s3=store) as server: ...
+with running_server(tmp_path, backend="s3", s3=store) as server: ...
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class ServerProc:
     url: str
     proc: subprocess.Popen[str]
     data_dir: Path
-    output: list[str] = field(default_factory=list)     # stdout/stderr lines after the ready line
+    output: list[str] = field(default_factory=list)  # stdout/stderr lines after the ready line
 
     def stop(self, timeout: float = 15.0) -> int:
         """SIGTERM, then wait; returns the exit code (SIGKILL only if it hangs)."""
@@ -46,7 +46,9 @@ class ServerProc:
         return int(self.proc.returncode)
 
 
-def server_command(data_dir: Path, backend: str, extra_args: Sequence[str], s3: SeaweedS3 | None) -> list[str]:
+def server_command(
+    data_dir: Path, backend: str, extra_args: Sequence[str], s3: SeaweedS3 | None
+) -> list[str]:
     args = [sys.executable, "-m", "sgsend_desktop", "serve", "--host", "127.0.0.1", "--port", "0"]
     if backend == "s3":
         if s3 is None:
@@ -103,7 +105,9 @@ def start_server(
         seen.append(line)
         if line.startswith(READY_PREFIX):
             output.clear()
-            return ServerProc(url=line[len(READY_PREFIX):].strip(), proc=proc, data_dir=data_dir, output=output)
+            return ServerProc(
+                url=line[len(READY_PREFIX) :].strip(), proc=proc, data_dir=data_dir, output=output
+            )
     proc.kill()
     proc.wait(timeout=5)
     raise RuntimeError("sgsend serve did not print its ready line; output:\n" + "".join(seen[-40:]))

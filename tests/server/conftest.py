@@ -17,7 +17,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[ServerProc]:
+def server(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[ServerProc]:
     store: SeaweedS3 | None = request.getfixturevalue("seaweedfs") if backend == "s3" else None
     with running_server(tmp_path_factory.mktemp(f"serve-{backend}"), backend=backend, s3=store) as proc:
         yield proc

@@ -35,7 +35,9 @@ def small_transfer(client: httpx.Client, payload: bytes, **options: Any) -> str:
 def slices(path: Path, part_size: int) -> list[tuple[int, int, int]]:
     """(part_number, offset, length) covering the file."""
     size = path.stat().st_size
-    return [(i + 1, offset, min(part_size, size - offset)) for i, offset in enumerate(range(0, size, part_size))]
+    return [
+        (i + 1, offset, min(part_size, size - offset)) for i, offset in enumerate(range(0, size, part_size))
+    ]
 
 
 def read_slice(path: Path, offset: int, length: int) -> bytes:
@@ -53,7 +55,11 @@ def put_part(url: str, data: bytes) -> str:
 
 
 def multipart_upload(
-    client: httpx.Client, path: Path, declared: int | None = None, workers: int = 4, complete: bool = True,
+    client: httpx.Client,
+    path: Path,
+    declared: int | None = None,
+    workers: int = 4,
+    complete: bool = True,
     part_size: int = 10 * MIB,
 ) -> tuple[str, str]:
     """The web UI's flow: initiate, PUT slices of max_part_size in parallel, complete with the ETags."""
@@ -61,7 +67,8 @@ def multipart_upload(
     transfer_id = create(client, size if declared is None else declared)
     pieces = slices(path, part_size)
     initiated = client.post(
-        "/api/presigned/initiate", json={"transfer_id": transfer_id, "file_size_bytes": size, "num_parts": len(pieces)}
+        "/api/presigned/initiate",
+        json={"transfer_id": transfer_id, "file_size_bytes": size, "num_parts": len(pieces)},
     )
     assert initiated.status_code == 200, initiated.text
     data = initiated.json()
@@ -81,7 +88,9 @@ def multipart_upload(
     return transfer_id, upload_id
 
 
-def finish_multipart(client: httpx.Client, transfer_id: str, upload_id: str, parts: list[dict[str, Any]]) -> None:
+def finish_multipart(
+    client: httpx.Client, transfer_id: str, upload_id: str, parts: list[dict[str, Any]]
+) -> None:
     done = client.post(
         "/api/presigned/complete", json={"transfer_id": transfer_id, "upload_id": upload_id, "parts": parts}
     )

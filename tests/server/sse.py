@@ -36,7 +36,9 @@ class SseListener:
         if self.last_event_id is not None:
             headers["Last-Event-ID"] = str(self.last_event_id)
         try:
-            with httpx.stream("GET", self.url, headers=headers, timeout=httpx.Timeout(30, read=60)) as response:
+            with httpx.stream(
+                "GET", self.url, headers=headers, timeout=httpx.Timeout(30, read=60)
+            ) as response:
                 response.raise_for_status()
                 fields: dict[str, str] = {}
                 for line in response.iter_lines():
@@ -44,16 +46,18 @@ class SseListener:
                         self.comments += 1
                     elif not line:
                         if fields:
-                            self.events.append(SseEvent(
-                                int(fields["id"]) if "id" in fields else None,
-                                fields.get("event", "message"),
-                                json.loads(fields.get("data", "{}")),
-                            ))
+                            self.events.append(
+                                SseEvent(
+                                    int(fields["id"]) if "id" in fields else None,
+                                    fields.get("event", "message"),
+                                    json.loads(fields.get("data", "{}")),
+                                )
+                            )
                         fields = {}
                     else:
                         name, _, value = line.partition(":")
                         fields[name] = value[1:] if value.startswith(" ") else value
-        except BaseException as error:  # noqa: BLE001 - reported to the test
+        except BaseException as error:
             self.error = error
         finally:
             self.ended.set()
@@ -66,7 +70,13 @@ class SseListener:
             if self.ended.is_set() and not predicate(self.events):
                 break
             time.sleep(0.05)
-        raise AssertionError(f"condition not met; events: {[(e.id, e.type) for e in self.events]}, error={self.error}")
+        raise AssertionError(
+            f"condition not met; events: {[(e.id, e.type) for e in self.events]}, error={self.error}"
+        )
 
     def of_type(self, kind: str) -> list[SseEvent]:
         return [event for event in self.events if event.type == kind]
+
+    def wait_count(self, kind: str, count: int, timeout: float = 20.0) -> list[SseEvent]:
+        """Wait until at least ``count`` events of type ``kind`` arrived."""
+        return self.wait_for(lambda events: sum(1 for e in events if e.type == kind) >= count, timeout)

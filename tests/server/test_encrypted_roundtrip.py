@@ -14,8 +14,13 @@ from tests.server.flows import MIB, download_url, file_md5, multipart_upload, ra
 
 
 def sgsend(*args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "sgsend_desktop", *args], capture_output=True, text=True,
-                          timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "sgsend_desktop", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -26,9 +31,14 @@ def test_encrypted_payload_roundtrip(client: httpx.Client, server: ServerProc, t
     key = sgsend("encrypt", "--new-key", str(original), str(payload)).strip()
     assert payload.stat().st_size > original.stat().st_size
     # Declares the envelope size, as the web UI does: the stored payload is 28 bytes larger.
-    transfer_id, _ = multipart_upload(client, payload, declared=payload.stat().st_size - 28, part_size=5 * MIB)
+    transfer_id, _ = multipart_upload(
+        client, payload, declared=payload.stat().st_size - 28, part_size=5 * MIB
+    )
     fetched = tmp_path / "fetched.bin"
-    with httpx.stream("GET", download_url(client, transfer_id), timeout=60) as response, open(fetched, "wb") as out:
+    with (
+        httpx.stream("GET", download_url(client, transfer_id), timeout=60) as response,
+        open(fetched, "wb") as out,
+    ):
         assert response.status_code == 200
         for block in response.iter_bytes():
             out.write(block)
@@ -38,6 +48,6 @@ def test_encrypted_payload_roundtrip(client: httpx.Client, server: ServerProc, t
     written = Path(sgsend("decrypt", "--key", key, str(fetched), "-o", str(out_dir)).strip())
     assert written.name == "report.pdf"
     assert file_md5(written) == file_md5(original)
-    for meta in server.data_dir.rglob("meta.json"):   # disk backend: the key never reached the server
+    for meta in server.data_dir.rglob("meta.json"):  # disk backend: the key never reached the server
         assert key not in meta.read_text()
     assert key not in "".join(server.output)

@@ -17,7 +17,9 @@ def disk_server(tmp_path_factory: pytest.TempPathFactory) -> ServerProc:
         yield proc  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("path", ["/en-gb/download/", "/pt/view/", "/en-us/browse/", "/de/gallery/", "/en-gb/v/"])
+@pytest.mark.parametrize(
+    "path", ["/en-gb/download/", "/pt/view/", "/en-us/browse/", "/de/gallery/", "/en-gb/v/"]
+)
 def test_download_page(disk_server: ServerProc, path: str) -> None:
     response = httpx.get(disk_server.url + path, timeout=30)
     assert response.status_code == 200
@@ -27,7 +29,7 @@ def test_download_page(disk_server: ServerProc, path: str) -> None:
     text = response.text
     assert "end-to-end encrypted" in text
     assert "Open in SGraph Send Desktop" in text
-    assert "https://" not in text and "http://" not in text       # no external assets
+    assert "https://" not in text and "http://" not in text  # no external assets
     script = httpx.get(disk_server.url + "/_static/download.js", timeout=30).text
     assert "sgsend://open?url=" in script and "encodeURIComponent(window.location.href)" in script
 
@@ -46,15 +48,19 @@ def test_landing_page(disk_server: ServerProc) -> None:
 def test_cors_preflight_and_exposed_etag(disk_server: ServerProc) -> None:
     preflight = httpx.options(
         disk_server.url + "/api/transfers/create",
-        headers={"Origin": "https://send.sgraph.ai", "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "content-type,x-sgraph-access-token"},
+        headers={
+            "Origin": "https://send.sgraph.ai",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-sgraph-access-token",
+        },
         timeout=30,
     )
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] in ("*", "https://send.sgraph.ai")
     assert "x-sgraph-access-token" in preflight.headers["access-control-allow-headers"].lower()
-    simple = httpx.get(disk_server.url + "/api/presigned/capabilities", headers={"Origin": "https://x.example"},
-                       timeout=30)
+    simple = httpx.get(
+        disk_server.url + "/api/presigned/capabilities", headers={"Origin": "https://x.example"}, timeout=30
+    )
     assert "etag" in simple.headers["access-control-expose-headers"].lower()
 
 

@@ -22,18 +22,20 @@ def _store(backend: str, request: pytest.FixtureRequest) -> SeaweedS3 | None:
 def test_metadata_survives_restart(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     store = _store(backend, request)
     data_dir = tmp_path / "data"
-    with running_server(tmp_path, backend=backend, s3=store, data_dir=data_dir) as first:
-        with httpx.Client(base_url=first.url, timeout=30) as client:
-            transfer_id = small_transfer(client, b"persist me", max_downloads=3)
-            assert client.get(f"/api/transfers/download/{transfer_id}").status_code == 200
-            url = download_url(client, transfer_id)
+    with (
+        running_server(tmp_path, backend=backend, s3=store, data_dir=data_dir) as first,
+        httpx.Client(base_url=first.url, timeout=30) as client,
+    ):
+        transfer_id = small_transfer(client, b"persist me", max_downloads=3)
+        assert client.get(f"/api/transfers/download/{transfer_id}").status_code == 200
+        url = download_url(client, transfer_id)
     with running_server(tmp_path, backend=backend, s3=store, data_dir=data_dir) as second:
         assert second.url != first.url or second.proc.pid != first.proc.pid
         with httpx.Client(base_url=second.url, timeout=30) as client:
             info = client.get(f"/api/transfers/info/{transfer_id}").json()
             assert info["status"] == "completed" and info["download_count"] == 2
             assert client.get(f"/api/transfers/download/{transfer_id}").content == b"persist me"
-        if backend == "disk":   # the signing secret persists, so URLs survive a restart (new port aside)
+        if backend == "disk":  # the signing secret persists, so URLs survive a restart (new port aside)
             old = httpx.URL(url)
             moved = old.copy_with(port=httpx.URL(second.url).port)
             assert httpx.get(moved, timeout=30).content == b"persist me"
@@ -44,7 +46,9 @@ def test_sigterm_ends_sse_and_exits(backend: str, tmp_path: Path, request: pytes
     store = _store(backend, request)
     with running_server(tmp_path, backend=backend, s3=store, extra_args=("--keepalive", "0.3")) as server:
         with httpx.Client(base_url=server.url, timeout=30) as client:
-            transfer_id = client.post("/api/transfers/create", json={"file_size_bytes": 10}).json()["transfer_id"]
+            transfer_id = client.post("/api/transfers/create", json={"file_size_bytes": 10}).json()[
+                "transfer_id"
+            ]
         listener = SseListener(f"{server.url}/api/transfers/events/{transfer_id}").start()
         listener.wait_for(lambda events: len(events) >= 1)
         deadline = time.monotonic() + 10
@@ -65,8 +69,19 @@ def test_port_in_use_is_one_line_error(tmp_path: Path) -> None:
     with running_server(tmp_path) as server:
         port = str(httpx.URL(server.url).port)
         done = subprocess.run(
-            [sys.executable, "-m", "sgsend_desktop", "serve", "--port", port, "--data-dir", str(tmp_path / "b")],
-            capture_output=True, text=True, timeout=30,
+            [
+                sys.executable,
+                "-m",
+                "sgsend_desktop",
+                "serve",
+                "--port",
+                port,
+                "--data-dir",
+                str(tmp_path / "b"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
     assert done.returncode == 1
     assert done.stderr.startswith("sgsend: cannot listen on") and "Traceback" not in done.stderr

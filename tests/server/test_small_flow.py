@@ -31,7 +31,7 @@ def test_complete_response_shape(client: httpx.Client) -> None:
     transparency = again["transparency"]
     assert transparency["file_size_bytes"] == 100
     assert "decryption_key" in transparency["not_stored"]
-    assert len(transparency["ip"]) == 64   # hashed, never the raw address
+    assert len(transparency["ip"]) == 64  # hashed, never the raw address
 
 
 def test_complete_without_payload_is_404(client: httpx.Client) -> None:
@@ -49,7 +49,7 @@ def test_presigned_single_put(client: httpx.Client) -> None:
     transfer_id = created.json()["transfer_id"]
     signed = client.get(f"/api/presigned/upload-url/{transfer_id}").json()
     assert signed["expires_in"] == 3600
-    body = os.urandom(1028)   # declared the envelope size: the payload is 28 bytes more
+    body = os.urandom(1028)  # declared the envelope size: the payload is 28 bytes more
     assert httpx.put(signed["upload_url"], content=body, timeout=30).status_code == 200
     assert client.post(f"/api/transfers/complete/{transfer_id}").status_code == 200
     assert client.get(f"/api/transfers/download/{transfer_id}").content == body
@@ -65,8 +65,15 @@ def test_upload_larger_than_declared_is_rejected(client: httpx.Client) -> None:
 
 def test_capabilities_advertise_extensions(client: httpx.Client, backend: str) -> None:
     caps = client.get("/api/presigned/capabilities").json()
-    for flag in ("presigned_upload", "multipart_upload", "presigned_download", "direct_upload",
-                 "events", "part_urls", "list_parts"):
+    for flag in (
+        "presigned_upload",
+        "multipart_upload",
+        "presigned_download",
+        "direct_upload",
+        "events",
+        "part_urls",
+        "list_parts",
+    ):
         assert caps[flag] is True, flag
     assert caps["max_part_size"] == 10 * 1024 * 1024
     assert caps["min_part_size"] == 5 * 1024 * 1024

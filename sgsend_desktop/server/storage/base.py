@@ -24,13 +24,15 @@ class StoreError(Exception):
 @dataclass(frozen=True)
 class StoredPart:
     part_number: int
-    etag: str                   # quoted, exactly as the PUT's ETag header said
+    etag: str  # quoted, exactly as the PUT's ETag header said
     size: int
-    last_modified: float        # Unix time; orders parts by arrival for the event stream
+    last_modified: float  # Unix time; orders parts by arrival for the event stream
 
 
 class PayloadWriter(abc.ABC):
     """Receives a direct upload chunk by chunk; nothing is visible until ``commit``."""
+
+    size: int = 0
 
     @abc.abstractmethod
     def write(self, chunk: bytes) -> None: ...
@@ -44,7 +46,7 @@ class PayloadWriter(abc.ABC):
 
 class TransferStore(abc.ABC):
     kind: str = ""
-    signs_own_urls: bool = False      # True: presigned URLs point at this server's /storage endpoints
+    signs_own_urls: bool = False  # True: presigned URLs point at this server's /storage endpoints
 
     # --- metadata -----------------------------------------------------------------------------
     @abc.abstractmethod
@@ -89,7 +91,9 @@ class TransferStore(abc.ABC):
 
     # --- presigned URLs -------------------------------------------------------------------------
     @abc.abstractmethod
-    def part_url(self, transfer_id: str, upload_id: str, part_number: int, base_url: str, expiry: int) -> str: ...
+    def part_url(
+        self, transfer_id: str, upload_id: str, part_number: int, base_url: str, expiry: int
+    ) -> str: ...
 
     @abc.abstractmethod
     def upload_url(self, transfer_id: str, base_url: str, expiry: int) -> str: ...
@@ -97,5 +101,5 @@ class TransferStore(abc.ABC):
     @abc.abstractmethod
     def download_url(self, transfer_id: str, base_url: str, expiry: int) -> str: ...
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release clients and files (optional)."""

@@ -37,7 +37,7 @@ class FileWriter(PayloadWriter):
     def __init__(self, target: Path) -> None:
         self.target = target
         self.temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-        self._handle: BinaryIO = open(self.temp, "wb")  # noqa: SIM115 - closed in commit/discard
+        self._handle: BinaryIO = open(self.temp, "wb")
         self._md5 = hashlib.md5(usedforsecurity=False)
         self.size = 0
 
@@ -135,7 +135,7 @@ class DiskStore(TransferStore):
 
     def read_payload(self, transfer_id: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         try:
-            handle = open(self.payload_path(transfer_id), "rb")  # noqa: SIM115 - closed below
+            handle = open(self.payload_path(transfer_id), "rb")
         except FileNotFoundError:
             raise StoreError(404, "Payload not found") from None
         return self._read_range(handle, start, end)

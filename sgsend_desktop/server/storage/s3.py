@@ -40,7 +40,7 @@ class SpooledWriter(PayloadWriter):
     def __init__(self, store: S3Store, key: str) -> None:
         self._store = store
         self._key = key
-        self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+        self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
         self.size = 0
 
     def write(self, chunk: bytes) -> None:
@@ -114,7 +114,10 @@ class S3Store(TransferStore):
         try:
             self._put_meta(meta, IfNoneMatch="*")
         except ClientError as error:
-            if _code(error) in ("PreconditionFailed", "ConditionalRequestConflict") or _status(error) in (409, 412):
+            if _code(error) in ("PreconditionFailed", "ConditionalRequestConflict") or _status(error) in (
+                409,
+                412,
+            ):
                 return False
             raise
         return True
