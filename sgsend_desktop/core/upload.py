@@ -51,7 +51,8 @@ LAMBDA_BODY_LIMIT = 6 * 1024 * 1024       # API bodies above this are refused by
 URL_LIFETIME = 3600.0                     # initiate does not say; upstream's value
 URL_MARGIN = 60.0                         # refresh URLs this close to expiry
 URL_BATCH = 32
-SEND_SLICE = 64 * 1024
+SEND_SLICE = 64 * 1024                    # slices when a bandwidth limit applies
+UNLIMITED_SLICE = 1024 * 1024
 _MD5_ETAG = re.compile(r'^"?([0-9a-f]{32})"?$')
 
 
@@ -378,7 +379,8 @@ class UploadJob:
             buffer += block
             while index < len(parts) and len(buffer) >= parts[index].size:
                 part = parts[index]
-                data = bytes(buffer[: part.size])
+                with memoryview(buffer) as view:  # one copy, not two
+                    data = bytes(view[: part.size])
                 del buffer[: part.size]
                 index += 1
                 if not self._hand_over(part, data, work, abort):
@@ -409,24 +411,26 @@ class UploadJob:
             url = urls.get(part.number)
             sent = 0
 
+            limited = ctx.limiter.rate is not None
+            step = SEND_SLICE if limited else UNLIMITED_SLICE
+
             def body() -> Iterator[bytes]:
+                # A generator body, not the bytes object itself: httpx keeps each response in a reference
+                # cycle with its request, so a bytes body would stay alive until the cyclic GC runs; a
+                # finished generator drops its reference to the part at once (bounded memory).
                 nonlocal sent
                 view = memoryview(data)
-                for start in range(0, len(data), SEND_SLICE):
+                for start in range(0, len(data), step):
                     if ctx.control.stop.is_set() or abort.is_set():
                         raise CancelledError("stopped")
-                    piece = view[start:start + SEND_SLICE]
-                    ctx.limiter.consume(len(piece), ctx.control.stop)
+                    piece = view[start:start + step]
+                    if limited:
+                        ctx.limiter.consume(len(piece), ctx.control.stop)
                     yield bytes(piece)
                     sent += len(piece)
                     ctx.progress.add_sent(len(piece))
 
             try:
-                if ctx.limiter.rate is None:
-                    etag = ctx.api.put_part(url, data, len(data))
-                    sent = len(data)
-                    ctx.progress.add_sent(sent)
-                    return etag
                 return ctx.api.put_part(url, body(), len(data))
             except UrlRejectedError:
                 urls.drop(part.number)
