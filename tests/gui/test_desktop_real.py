@@ -126,12 +126,7 @@ def test_pasted_link_in_open_link_downloads(
         dialog = window.findChild(OpenLinkDialog)
         assert dialog is not None and dialog.isVisible()
         assert dialog.link_edit.text() == link  # prefilled from the clipboard
-        qtbot.mouseClick(
-            dialog.buttons.buttons()[0]
-            if dialog.buttons.buttons()[0].text() == "Download"
-            else dialog.buttons.buttons()[1],
-            Qt.MouseButton.LeftButton,
-        )
+        qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: len(rows(desktop, Direction.RECEIVE)) == 1, timeout=10_000)
         got = wait_state(qtbot, desktop, rows(desktop, Direction.RECEIVE)[0].id, TransferState.DONE)
         assert got.saved_path is not None
@@ -159,8 +154,7 @@ def test_bad_link_shows_the_error_text_in_the_dialog(
         window = desktop.window
         dialog = window.open_link_dialog()
         dialog.link_edit.setText(text)
-        ok = [b for b in dialog.buttons.buttons() if b.text() == "Download"][0]
-        qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
         assert dialog.isVisible()  # stays open
         assert dialog.error_label.isVisible()
         assert expected in dialog.error_label.text().lower()

@@ -72,9 +72,9 @@ class OpenLinkDialog(QDialog):
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
-        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        ok.setText("Download")
-        ok.setAccessibleName("Download")
+        self.download_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.download_button.setText("Download")
+        self.download_button.setAccessibleName("Download")
         self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setAccessibleName("Cancel")
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
