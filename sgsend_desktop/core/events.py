@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -85,8 +86,12 @@ class EventListener:
         self._stop.set()
         response = self._response
         if response is not None:
-            with contextlib.suppress(Exception):  # closing from another thread may race the reader
-                response.close()
+            # A read blocked in another thread only wakes up when its socket is shut down.
+            stream = response.extensions.get("network_stream")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)
 
