@@ -45,7 +45,7 @@ def test_encrypted_payload_roundtrip(client: httpx.Client, server: ServerProc, t
     assert file_md5(fetched) == file_md5(payload)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    written = Path(sgsend("decrypt", "--key", key, str(fetched), "-o", str(out_dir)).strip())
+    written = Path(sgsend("decrypt", f"--key={key}", str(fetched), "-o", str(out_dir)).strip())
     assert written.name == "report.pdf"
     assert file_md5(written) == file_md5(original)
     for meta in server.data_dir.rglob("meta.json"):  # disk backend: the key never reached the server
