@@ -27,9 +27,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def join_key_values(argv: Sequence[str]) -> list[str]:
+    """``--key -AbC...`` → ``--key=-AbC...``: a base64url key may start with '-', which argparse
+    would otherwise take for an option."""
+    joined: list[str] = []
+    items = list(argv)
+    index = 0
+    while index < len(items):
+        item = items[index]
+        if item == "--key" and index + 1 < len(items) and items[index + 1].startswith("-"):
+            joined.append(f"--key={items[index + 1]}")
+            index += 2
+            continue
+        joined.append(item)
+        index += 1
+    return joined
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(join_key_values(sys.argv[1:] if argv is None else argv))
     handler: Handler = args.handler
     try:
         return handler(args)

@@ -57,6 +57,18 @@ def test_wrong_key_and_tampering_leave_no_file(tmp_path: Path) -> None:
     assert list(out.iterdir()) == []
 
 
+def test_a_key_starting_with_a_dash_is_taken_as_the_key(tmp_path: Path) -> None:
+    key = b"\xfb" + bytes(31)  # base64url "-w..." : looks like an option to argparse
+    assert crypto.encode_key(key).startswith("-")
+    source = tmp_path / "k.txt"
+    source.write_bytes(b"dash")
+    key_text = crypto.encode_key(key)
+    assert sgsend("encrypt", "--key", key_text, str(source), str(tmp_path / "p")).returncode == 0
+    done = sgsend("decrypt", "--key", key_text, str(tmp_path / "p"), "-o", str(tmp_path / "o"))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "o" / "k.txt").read_bytes() == b"dash"
+
+
 def test_bad_key_text_is_one_clear_line(tmp_path: Path) -> None:
     (tmp_path / "p").write_bytes(b"0" * 100)
     done = sgsend("decrypt", "--key", "nope", str(tmp_path / "p"))
