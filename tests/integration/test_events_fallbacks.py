@@ -1,0 +1,76 @@
+"""Live SSE progress and download notices; the client's fallbacks when a server lacks the extensions."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from sgsend_desktop.core.api import Capabilities, SendApi
+from sgsend_desktop.core.engine import TransferEngine
+from sgsend_desktop.core.model import EngineEvent, TransferState
+from tests.helpers.servers import ServerProc
+from tests.integration.conftest import FINISHED, MiB, make_file, sha256, test_stats, wait_for, wait_state
+
+
+def test_sender_hears_live_progress_and_the_download(disk_server: ServerProc,
+                                                     make_engine: Callable[..., TransferEngine],
+                                                     tmp_path: Path) -> None:
+    sender = make_engine(disk_server.url, data_dir=tmp_path / "sender")
+    events: list[EngineEvent] = []
+    lock = threading.Lock()
+
+    def listen(event: EngineEvent) -> None:
+        with lock:
+            events.append(event)
+
+    sender.subscribe(listen)
+    [sent] = sender.send([make_file(tmp_path / "watched.bin", 12 * MiB)])
+    snap = wait_state(sender, sent, FINISHED)
+    assert snap.state is TransferState.DONE and snap.live_events
+    with lock:
+        progress = [e for e in events if e.kind == "progress"]
+        assert events[0].kind == "added" and any(e.kind == "done" for e in events)
+    assert progress and all(e.snapshot.bytes_confirmed <= e.snapshot.size for e in progress)
+    receiver = make_engine(disk_server.url, data_dir=tmp_path / "receiver")
+    got = wait_state(receiver, receiver.receive(snap.share_link or "", dest_dir=tmp_path / "out"), FINISHED)
+    assert got.state is TransferState.DONE
+    wait_for(lambda: any(e.kind == "downloaded" for e in list(events)), 20, "the downloaded notice")
+    assert sender.snapshot(sent).download_count == 1
+
+
+@pytest.fixture
+def no_extensions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client sees an upstream-like server: multipart, but no events / part-urls / list-parts."""
+    original = SendApi.capabilities
+
+    def plain(self: SendApi, refresh: bool = False) -> Capabilities:
+        caps = original(self, refresh)
+        return dataclasses.replace(caps, events=False, part_urls=False, list_parts=False)
+
+    monkeypatch.setattr(SendApi, "capabilities", plain)
+
+
+def test_without_extensions_resume_restarts_the_multipart_upload(
+        no_extensions: None, disk_server: ServerProc, make_engine: Callable[..., TransferEngine],
+        tmp_path: Path) -> None:
+    engine = make_engine(disk_server.url, upload_limit_bps=16 * MiB)
+    source = make_file(tmp_path / "plain.bin", 30 * MiB)
+    [sent] = engine.send([source])
+    wait_for(lambda: any(p.state == "done" for p in engine.journal.parts(sent)), 60, "a finished part")
+    engine.pause(sent)
+    snap = wait_state(engine, sent, [TransferState.PAUSED])
+    assert not snap.live_events
+    first_upload = engine.journal.get(sent).upload_id
+    engine.set_limits(upload_limit_bps=None)
+    engine.resume(sent)
+    snap = wait_state(engine, sent, FINISHED)
+    assert snap.state is TransferState.DONE, snap.error
+    row = engine.journal.get(sent)
+    assert row.upload_id != first_upload  # restarted cleanly: a new multipart upload from part 1
+    assert test_stats(disk_server)["part_puts"][row.transfer_id] >= len(engine.journal.parts(sent)) + 1
+    got = wait_state(engine, engine.receive(snap.share_link or "", dest_dir=tmp_path / "out"), FINISHED)
+    assert sha256(Path(got.saved_path or "")) == sha256(source)
