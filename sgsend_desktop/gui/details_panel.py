@@ -21,7 +21,15 @@ from PySide6.QtWidgets import (
 )
 
 from sgsend_desktop.core.model import Direction, TransferSnapshot, TransferState
-from sgsend_desktop.gui.formatting import direction_label, format_size, state_label
+from sgsend_desktop.gui.formatting import (
+    direction_label,
+    display_name,
+    format_eta,
+    format_size,
+    format_speed,
+    progress_fraction,
+    state_label,
+)
 from sgsend_desktop.gui.qr import qr_image
 
 LIVE_TEXT = "Live progress from the server"
@@ -122,11 +130,14 @@ class DetailsPanel(QFrame):
         file_row.addWidget(self.open_button)
         file_row.addWidget(self.show_folder_button)
 
-        text_column = QVBoxLayout()
+        info = QWidget()
+        info.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        text_column = QVBoxLayout(info)
+        text_column.setContentsMargins(0, 0, 0, 0)
         text_column.setSpacing(4)
-        text_column.addWidget(self.title)
-        text_column.addWidget(self.subtitle)
-        text_column.addWidget(self.live_label)
+        text_column.addWidget(self.title, 0, Qt.AlignmentFlag.AlignLeft)
+        text_column.addWidget(self.subtitle, 0, Qt.AlignmentFlag.AlignLeft)
+        text_column.addWidget(self.live_label, 0, Qt.AlignmentFlag.AlignLeft)
         error_row = QHBoxLayout()
         error_row.addWidget(self.error_label, 1)
         error_row.addWidget(self.retry_button, 0, Qt.AlignmentFlag.AlignTop)
@@ -137,7 +148,7 @@ class DetailsPanel(QFrame):
 
         layout = QHBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)
-        layout.addLayout(text_column, 1)
+        layout.addWidget(info, 1)
         layout.addWidget(self.qr_label, 0, Qt.AlignmentFlag.AlignTop)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.show_snapshot(None)
@@ -193,9 +204,8 @@ class DetailsPanel(QFrame):
             ):
                 widget.hide()
             return
-        self.title.setText(snap.name or "(name arrives with the first bytes)")
-        size = f" · {format_size(snap.size)}" if snap.size else ""
-        self.subtitle.setText(f"{direction_label(snap.direction)} · {state_label(snap)}{size}")
+        self.title.setText(display_name(snap))
+        self.subtitle.setText(self.summary(snap))
         self.subtitle.show()
         self.live_label.setText(self.progress_source_text(snap))
         self.live_label.setVisible(bool(self.live_label.text()))
@@ -221,13 +231,21 @@ class DetailsPanel(QFrame):
         self._set_field(self.saved_field, snap.saved_path if received else None)
 
     @staticmethod
+    def summary(snap: TransferSnapshot) -> str:
+        parts = [direction_label(snap.direction), state_label(snap)]
+        if snap.size:
+            parts.append(format_size(snap.size))
+        if snap.state.is_active or snap.state is TransferState.PAUSED:
+            parts.append(f"{round(progress_fraction(snap) * 100)} % done")
+        if snap.state.is_active and snap.speed_bps > 0:
+            parts.append(format_speed(snap.speed_bps))
+            if snap.eta_seconds is not None:
+                parts.append(f"{format_eta(snap.eta_seconds)} left")
+        return " · ".join(parts)
+
+    @staticmethod
     def progress_source_text(snap: TransferSnapshot) -> str:
-        if snap.direction is not Direction.SEND or snap.state in (
-            TransferState.QUEUED,
-            TransferState.CANCELLED,
-        ):
-            return ""
-        if snap.transfer_id is None:
+        if snap.direction is not Direction.SEND or not snap.state.is_active or snap.transfer_id is None:
             return ""
         return LIVE_TEXT if snap.live_events else POLLING_TEXT
 

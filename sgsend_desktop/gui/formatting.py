@@ -49,13 +49,24 @@ _STATE_LABELS = {
 
 def state_label(snapshot: TransferSnapshot) -> str:
     if snapshot.state is TransferState.DONE and snapshot.direction is Direction.SEND:
-        if snapshot.download_count:
-            times = "once" if snapshot.download_count == 1 else f"{snapshot.download_count}×"
-            return f"Sent · downloaded {times}"
+        count = snapshot.download_count
+        if count:
+            return f"Sent · {count} download{'s' if count != 1 else ''}"
         return "Sent"
     if snapshot.state is TransferState.DONE:
         return "Received"
     return _STATE_LABELS[snapshot.state]
+
+
+def display_name(snapshot: TransferSnapshot) -> str:
+    """A receive learns its file name only from the decrypted envelope: until then, name the transfer."""
+    if snapshot.direction is Direction.RECEIVE and snapshot.name in ("", snapshot.transfer_id):
+        return f"Incoming file · {snapshot.transfer_id}" if snapshot.transfer_id else "Incoming file"
+    if snapshot.name:
+        return snapshot.name
+    if snapshot.transfer_id:
+        return f"Transfer {snapshot.transfer_id}"
+    return "Incoming transfer" if snapshot.direction is Direction.RECEIVE else "(unnamed)"
 
 
 def direction_label(direction: Direction) -> str:

@@ -30,7 +30,7 @@ class ProgressDelegate(QStyledItemDelegate):
         bar.minimum = 0
         bar.maximum = 1000
         bar.progress = int(permille)
-        bar.text = f"{int(permille) // 10} %"
+        bar.text = f"{round(int(permille) / 10)} %"
         bar.textVisible = True
         bar.textAlignment = Qt.AlignmentFlag.AlignCenter
         bar.state = QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Horizontal

@@ -12,6 +12,7 @@ from PySide6.QtGui import QColor
 from sgsend_desktop.core.model import TransferSnapshot, TransferState
 from sgsend_desktop.gui.formatting import (
     direction_label,
+    display_name,
     format_eta,
     format_size,
     format_speed,
@@ -100,13 +101,15 @@ class TransferQueueModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (Column.SIZE, Column.SPEED, Column.ETA):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"{snap.name}, {state_label(snap)}, {round(progress_fraction(snap) * 100)} percent"
+            return (
+                f"{display_name(snap)}, {state_label(snap)}, {round(progress_fraction(snap) * 100)} percent"
+            )
         return None
 
     @staticmethod
     def _display(snap: TransferSnapshot, column: Column) -> str:
         if column is Column.NAME:
-            return snap.name or "(waiting for name)"
+            return display_name(snap)
         if column is Column.SIZE:
             return format_size(snap.size) if snap.size else ""
         if column is Column.DIRECTION:
