@@ -137,3 +137,45 @@ def test_settings_stay_in_the_test_dir(isolated_settings: Path, data_dir: Path) 
     settings.save(Preferences(workers=5))
     assert Path(settings.qsettings.fileName()).is_relative_to(isolated_settings)
     assert any(isolated_settings.rglob("*.ini"))
+
+
+def test_close_without_tray_asks_when_transfers_run(qtbot: QtBot, tmp_path: Path, data_dir: Path) -> None:
+    window, engine = make_window(qtbot, data_dir)
+    (tmp_path / "a").write_bytes(b"1")
+    engine.send([tmp_path / "a"])
+    qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=3000)
+    asked: list[bool] = []
+    window.confirm_quit = lambda: asked.append(True) or False  # the user says "no"
+    window.close()
+    assert asked == [True] and window.isVisible()
+    window.confirm_quit = lambda: True
+    with qtbot.waitSignal(window.quit_requested, timeout=2000):
+        window.close()
+
+
+def test_close_to_tray_hides_and_says_so_once(qtbot: QtBot, data_dir: Path) -> None:
+    from sgsend_desktop.gui.tray import TrayController
+
+    runner, bridge = BackgroundRunner(), EngineBridge()
+    window = MainWindow(AppSettings(data_dir), runner, bridge, tray_available=True)
+    qtbot.addWidget(window)
+    tray = TrayController(window)
+    window.show()
+    window.close()
+    assert not window.isVisible() and len(tray.messages) == 1 and "still running" in tray.messages[0][0]
+    tray.show_action.trigger()
+    assert window.isVisible()
+    window.close()
+    assert len(tray.messages) == 1  # only the first time
+    window.confirm_quit = lambda: True
+    window.request_quit()
+
+
+def test_apply_settings_reaches_the_engine(qtbot: QtBot, data_dir: Path) -> None:
+    window, engine = make_window(qtbot, data_dir)
+    prefs = Preferences(server_url="http://127.0.0.1:9", workers=7, upload_limit_kbps=100)
+    window.apply_settings(prefs, None)
+    qtbot.waitUntil(lambda: engine.server_url == "http://127.0.0.1:9", timeout=3000)
+    qtbot.waitUntil(lambda: ("limits", f"7/{100 * 1024}/None") in engine.calls, timeout=3000)
+    assert window.server_label.text() == "Server: http://127.0.0.1:9"
+    assert AppSettings(data_dir).load().workers == 7
