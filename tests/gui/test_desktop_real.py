@@ -76,6 +76,13 @@ def test_drop_two_files_reach_done_and_the_copied_link_downloads_with_sgsend_get
         qtbot.waitUntil(
             lambda: sum(title == "Sent" for title, _m in desktop.tray.messages) == 2, timeout=5000
         )
+        # The recipient's download comes back over the server's event stream: notice + count in the row.
+        qtbot.waitUntil(
+            lambda: any(title == "Downloaded" for title, _m in desktop.tray.messages), timeout=15_000
+        )
+        row = window.model.snapshot_of(video.id)
+        assert row is not None and row.download_count == 1
+        assert window.model.index(window.model.row_of(video.id), 3).data() == "Sent · 1 download"
     finally:
         desktop.close_now()
 
