@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QMessageLogContext, QObject, QtMsgType, Signal, qInstallMessageHandler
+from PySide6.QtCore import QMessageLogContext, QObject, QTimer, QtMsgType, Signal, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
 
 from sgsend_desktop import __version__
@@ -166,6 +167,15 @@ def make_qapplication(argv: Sequence[str]) -> QApplication:
     return app
 
 
+def _quit_on_signals(desktop: DesktopApp) -> None:
+    """SIGINT/SIGTERM quit like the Quit action (transfers paused, resumable)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda _n, _f: QTimer.singleShot(0, desktop.shutdown))
+    wake = QTimer(desktop)  # lets the Python interpreter run signal handlers during Qt's event loop
+    wake.timeout.connect(lambda: None)
+    wake.start(250)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(
@@ -188,6 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     desktop = DesktopApp(directory)
     desktop.finished.connect(qt_app.quit)
     desktop.start(args.links)
+    _quit_on_signals(desktop)
     code = int(qt_app.exec())
     desktop.runner.shutdown(wait=True)
     return code
