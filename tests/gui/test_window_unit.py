@@ -177,5 +177,5 @@ def test_apply_settings_reaches_the_engine(qtbot: QtBot, data_dir: Path) -> None
     window.apply_settings(prefs, None)
     qtbot.waitUntil(lambda: engine.server_url == "http://127.0.0.1:9", timeout=3000)
     qtbot.waitUntil(lambda: ("limits", f"7/{100 * 1024}/None") in engine.calls, timeout=3000)
-    assert window.server_label.text() == "Server: http://127.0.0.1:9"
+    qtbot.waitUntil(lambda: window.server_label.text() == "Server: http://127.0.0.1:9", timeout=3000)
     assert AppSettings(data_dir).load().workers == 7
