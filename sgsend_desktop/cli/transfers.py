@@ -251,7 +251,8 @@ def run_get(args: argparse.Namespace) -> int:
     with _server(args, data_dir) as (url, embedded), _engine(args, data_dir, url) as engine:
         engine.subscribe(ProgressPrinter())
         engine.start()
-        local_id = engine.receive(args.link, args.key, args.output_dir)
+        # an explicit --server wins over the link's host (as for `delete`); SGSEND_SERVER does not
+        local_id = engine.receive(args.link, args.key, args.output_dir, server=args.server or None)
         if embedded:
             _mark_embedded(engine, [local_id])
         print(f"sgsend: receiving {local_id}", file=sys.stderr)

@@ -259,7 +259,10 @@ class TransferEngine:
         self._kick()
         return ids
 
-    def receive(self, link: str, key: str | None = None, dest_dir: Path | None = None) -> str:
+    def receive(self, link: str, key: str | None = None, dest_dir: Path | None = None,
+                server: str | None = None) -> str:
+        """Queue a download. `server` (an explicit choice, e.g. `--server`) wins over the link's own host:
+        a link's host is where its web page lives, which need not be the API server."""
         parsed = parse_link(link, key)
         parsed.require_key()
         key_text = parsed.key_text
@@ -267,7 +270,7 @@ class TransferEngine:
         dest = Path(dest_dir) if dest_dir else Path(platformdirs.user_downloads_dir())
         local_id = pysecrets.token_hex(4)
         self.secrets.set(local_id, key_text)
-        server = parsed.base_url or self._server_url
+        server = (server or parsed.base_url or self._server_url).rstrip("/")
         self.journal.add_transfer(local_id, Direction.RECEIVE, server, parsed.transfer_id,
                                   transfer_id=parsed.transfer_id, dest_dir=str(dest.absolute()),
                                   owner_pid=self._pid)

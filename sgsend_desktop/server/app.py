@@ -17,6 +17,7 @@ from sgsend_desktop.server import (
     routes_presigned,
     routes_storage,
     routes_test,
+    routes_tokens,
     routes_transfers,
 )
 from sgsend_desktop.server.config import LAMBDA_REQUEST_LIMIT, ServerConfig
@@ -63,6 +64,7 @@ def create_app(
         return JSONResponse({"detail": "Storage backend error; try again"}, status_code=502)
 
     app.include_router(routes_transfers.build_router(ctx))
+    app.include_router(routes_tokens.build_router(ctx))
     app.include_router(routes_events.build_router(ctx))
     app.include_router(routes_presigned.build_router(ctx))
     if isinstance(store, DiskStore):

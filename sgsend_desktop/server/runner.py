@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import sys
@@ -13,6 +14,9 @@ from fastapi import FastAPI
 
 from sgsend_desktop.server.app import create_app
 from sgsend_desktop.server.config import ServerConfig
+
+# what the upstream web UI's access gate lets a user enter (it lower-cases, then checks this)
+WEB_UI_TOKEN = re.compile(r"[a-z0-9_-]+")
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -70,6 +74,9 @@ def build_server(
 
 def serve(config: ServerConfig, host: str, port: int, log_level: str = "warning") -> int:
     """Blocking: serve until SIGINT/SIGTERM. Prints `Serving on http://HOST:PORT` when ready."""
+    if config.access_token and not WEB_UI_TOKEN.fullmatch(config.access_token):
+        print("sgsend serve: warning: the SGraph Send web UI lower-cases access tokens and accepts only "
+              "a-z, 0-9, '_' and '-': web UI users cannot send with this token", file=sys.stderr, flush=True)
     sock = bind_socket(host, port)
     url = socket_url(sock)
 
