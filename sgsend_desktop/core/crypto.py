@@ -23,7 +23,7 @@ import tempfile
 import unicodedata
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -55,6 +55,7 @@ __all__ = [
     "generate_key",
     "is_friendly_token",
     "iter_encrypted_payload",
+    "iter_file_blocks",
     "payload_size",
     "resolve_key",
     "safe_filename",
@@ -226,6 +227,7 @@ class PayloadDecryptor:
         self._tail = b""
         self._decryptor: AEADDecryptionContext | None = None
         self._envelope = EnvelopeReader()
+        self._out: bytearray | None = None
         self.bytes_in = 0
 
     @property
@@ -254,6 +256,26 @@ class PayloadDecryptor:
             self._tail = joined[-TAG_SIZE:]
         return self._envelope.feed(plain)
 
+    def feed_view(self, data: bytes | bytearray | memoryview) -> bytes | memoryview:
+        """As ``feed``, without allocating: the content comes back as a view of a buffer this
+        decryptor reuses, valid only until the next call. ``data`` may be reused by the caller as
+        soon as this returns. (Fresh large allocations cost a page fault per 4 KiB; this path keeps
+        the same two buffers hot.)"""
+        view = memoryview(data)
+        if self._decryptor is None or len(view) < TAG_SIZE:
+            return self.feed(view)
+        self.bytes_in += len(view)
+        body = view[:-TAG_SIZE]
+        size = len(self._tail) + len(body)
+        if self._out is None or len(self._out) < size:
+            self._out = bytearray(max(size, CHUNK_SIZE + TAG_SIZE))
+        out = memoryview(self._out)
+        count = self._decryptor.update_into(self._tail, out) if self._tail else 0
+        count += self._decryptor.update_into(body, out[count:])
+        self._tail = bytes(view[-TAG_SIZE:])
+        # EnvelopeReader copies what it buffers and passes content through untouched: views are fine.
+        return self._envelope.feed(cast(bytes, out[:count]))
+
     def finish(self) -> bytes:
         """Verify the tag; return the last content bytes (only from a payload this short)."""
         if self._decryptor is None or len(self._tail) < TAG_SIZE:
@@ -267,24 +289,33 @@ class PayloadDecryptor:
         return self._envelope.finish()
 
 
-def decrypt_chunks_to_dir(chunks: Iterable[bytes], key: bytes, out_dir: Path,
-                          fallback_name: str = "download.bin") -> Path:
+def decrypt_chunks_to_dir(chunks: Iterable[bytes | bytearray | memoryview], key: bytes, out_dir: Path,
+                          fallback_name: str = "download.bin", *, temp_path: Path | None = None) -> Path:
     """Decrypt a payload stream into ``out_dir`` under its SGMETA name; return the path.
 
     Nothing appears under the final name unless the whole payload verified; an existing file is
-    never overwritten ("name (1).ext" is used instead).
+    never overwritten ("name (1).ext" is used instead). A chunk may be a view of a buffer the
+    producer reuses: each is fully consumed before the next is asked for. ``temp_path`` names the
+    hidden temporary file (a stale one, e.g. from a killed process, is truncated and reused);
+    by default a fresh random name is used.
     """
     decryptor = PayloadDecryptor(key)
     out_dir.mkdir(parents=True, exist_ok=True)
+    handle: IO[bytes]
     try:
-        handle = tempfile.NamedTemporaryFile(dir=out_dir, prefix=".sgsend-", suffix=".partial", delete=False)
+        if temp_path is None:
+            handle = tempfile.NamedTemporaryFile(dir=out_dir, prefix=".sgsend-", suffix=".partial",
+                                                 delete=False)
+            temp_path = Path(handle.name)
+        else:
+            fd = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            handle = os.fdopen(fd, "wb")
     except OSError as error:
         raise LocalIOError(f"cannot write in {out_dir}: {error.strerror or error}") from None
-    temp_path = Path(handle.name)
     try:
         with handle:
             for chunk in chunks:
-                handle.write(decryptor.feed(chunk))
+                handle.write(decryptor.feed_view(chunk))
             handle.write(decryptor.finish())
             handle.flush()
             os.fsync(handle.fileno())
@@ -297,9 +328,16 @@ def decrypt_chunks_to_dir(chunks: Iterable[bytes], key: bytes, out_dir: Path,
             temp_path.unlink()
 
 
+def iter_file_blocks(reader: BinaryIO, block_size: int = CHUNK_SIZE) -> Iterator[memoryview]:
+    """``reader``'s bytes as views of one reused buffer (each valid until the next is taken)."""
+    buffer = memoryview(bytearray(block_size))
+    while count := reader.readinto(buffer):  # type: ignore[attr-defined,unused-ignore]
+        yield buffer[:count]
+
+
 def decrypt_file(payload: Path, key: bytes, out_dir: Path, fallback_name: str = "download.bin") -> Path:
     with payload.open("rb") as reader:
-        return decrypt_chunks_to_dir(iter(lambda: reader.read(CHUNK_SIZE), b""), key, out_dir, fallback_name)
+        return decrypt_chunks_to_dir(iter_file_blocks(reader), key, out_dir, fallback_name)
 
 
 # --- file names --------------------------------------------------------------------------------

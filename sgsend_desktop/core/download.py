@@ -14,7 +14,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
@@ -43,13 +43,19 @@ from sgsend_desktop.core.retry import call_with_retry
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 RANGE_SIZE = 8 * 1024 * 1024
-READ_CHUNK = 256 * 1024
+READ_CHUNK = 256 * 1024      # direct route only; ranges take httpcore's reads as they come (no copies)
+DECRYPT_BLOCK = 1024 * 1024  # the decryptor reads the finished prefix of the .part file in these
 URL_MARGIN = 60.0
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 
 
 def partial_path(dest_dir: Path, local_id: str) -> Path:
     return dest_dir / f".sgsend-{local_id}.part"
+
+
+def plain_path(dest_dir: Path, local_id: str) -> Path:
+    """The plaintext being decrypted (hidden; renamed only once the tag verifies)."""
+    return dest_dir / f".sgsend-{local_id}.plain"
 
 
 def plan_ranges(start: int, total: int, size: int = RANGE_SIZE) -> list[tuple[int, int]]:
@@ -83,15 +89,17 @@ class DownloadJob:
         self._state(TransferState.DOWNLOADING)
         if url is None and caps.presigned_download:
             url = self._new_url(row.transfer_id)
-        if url is not None:
-            self._ranged(row, url, part_file)
-        else:
-            log.info("server offers no presigned download: using the direct route")
-            self._direct(row, part_file)
-        self._check()
-        self._state(TransferState.COMPLETING)
+        fallback = f"sgsend-{row.transfer_id}.bin"
         try:
-            saved = crypto.decrypt_file(part_file, key, dest, fallback_name=f"sgsend-{row.transfer_id}.bin")
+            if url is not None:
+                saved = self._ranged(row, url, part_file, key, fallback)
+            else:
+                log.info("server offers no presigned download: using the direct route")
+                self._direct(row, part_file)
+                self._check()
+                self._state(TransferState.COMPLETING)
+                saved = crypto.decrypt_chunks_to_dir(self._file_blocks(part_file), key, dest, fallback,
+                                                     temp_path=plain_path(dest, self.id))
         except IntegrityError as error:
             self._discard_partial(part_file)
             raise IntegrityError(
@@ -161,8 +169,17 @@ class DownloadJob:
         return presigned.url
 
     # ranged download -------------------------------------------------------------------------------
-    def _ranged(self, row: TransferRow, url: str, part_file: Path) -> None:
+    def _ranged(self, row: TransferRow, url: str, part_file: Path, key: bytes, fallback: str) -> Path:
+        """Fetch the missing ranges with the part workers while this thread decrypts.
+
+        The decryptor follows the contiguous prefix of finished ranges (workers take the lowest
+        offsets first), reading it back from the .part file (page cache) into one reused buffer, and
+        writes plaintext to ``.sgsend-<id>.plain``, which is renamed only once the tag verifies. The
+        .part file and the journal stay the resumable store: after a kill the plaintext is simply
+        derived again from offset 0.
+        """
         ctx = self.ctx
+        dest = part_file.parent
         current = [url]
         ranges = ctx.journal.ranges(self.id)
         fd = os.open(part_file, os.O_RDWR | os.O_CREAT, 0o600)
@@ -172,31 +189,62 @@ class DownloadJob:
             total = max(r.end for r in ranges)
             done = sum(r.end - r.start for r in ranges if r.state == "done")
             ctx.progress.reset(total, sent=done, confirmed=done)
-            pending = [r for r in ranges if r.state != "done"]
-            if pending:
-                failure: list[BaseException] = []
-                abort = threading.Event()
+            prefix = _Prefix(ranges)
+            pending = [r for r in ranges if r.state != "done"]  # ordered by start
+            abort = threading.Event()
 
-                def fetch(span: RangeRow) -> None:
-                    if abort.is_set() or ctx.control.stop.is_set():
-                        return
-                    try:
-                        self._fetch_range(fd, span, current, abort)
-                    except BaseException as error:
-                        if not failure:
-                            failure.append(error)
-                        abort.set()
+            def fetch(span: RangeRow) -> None:
+                if abort.is_set() or ctx.control.stop.is_set():
+                    return
+                try:
+                    self._fetch_range(fd, span, current, abort)
+                    prefix.done(span.start)
+                except BaseException as error:
+                    prefix.fail(error)
+                    abort.set()
 
-                workers = max(1, min(ctx.workers, len(pending)))
-                with ThreadPoolExecutor(workers, thread_name_prefix=f"range-{self.id}") as pool:
-                    list(pool.map(fetch, pending))
-                if failure:
-                    raise failure[0]
-            self._check()
-            os.ftruncate(fd, total)
-            os.fsync(fd)
+            workers = max(1, min(ctx.workers, len(pending)))
+            pool = ThreadPoolExecutor(workers, thread_name_prefix=f"range-{self.id}")
+            try:
+                for span in pending:  # the pool's queue is FIFO: lower offsets are fetched first
+                    pool.submit(fetch, span)
+                blocks = self._prefix_blocks(fd, prefix, total)
+                return crypto.decrypt_chunks_to_dir(blocks, key, dest, fallback,
+                                                    temp_path=plain_path(dest, self.id))
+            finally:
+                abort.set()  # no-op when everything finished; else stop the workers at once
+                prefix.fail(None)
+                pool.shutdown(wait=True, cancel_futures=True)
         finally:
             os.close(fd)
+
+    def _prefix_blocks(self, fd: int, prefix: _Prefix, total: int) -> Iterator[memoryview]:
+        """The payload from the .part file, as fast as its contiguous finished prefix grows."""
+        buffer = memoryview(bytearray(DECRYPT_BLOCK))
+        position = 0
+        while position < total:
+            ready, error = prefix.wait_beyond(position, self.ctx.control.stop)
+            self._check()
+            if error is not None:
+                raise error
+            if ready <= position:
+                raise CancelledError("stopped")
+            while position < ready:
+                count = os.preadv(fd, [buffer[:min(DECRYPT_BLOCK, ready - position)]], position)
+                if count <= 0:
+                    raise LocalIOError("The partial download file is shorter than the journal says.")
+                position += count
+                yield buffer[:count]
+        # every range is fetched, synced and journaled; nothing below is resumable work any more
+        self._check()
+        os.ftruncate(fd, total)
+        os.fsync(fd)
+        self._state(TransferState.COMPLETING)
+
+    @staticmethod
+    def _file_blocks(path: Path) -> Iterator[memoryview]:
+        with path.open("rb") as reader:
+            yield from crypto.iter_file_blocks(reader, DECRYPT_BLOCK)
 
     def _first_range(self, fd: int, current: list[str]) -> list[RangeRow]:
         """GET the first range; its Content-Range tells the payload size. Plan the rest."""
@@ -259,7 +307,7 @@ class DownloadJob:
                 with ctx.api.get_range(current[0], span.start, span.end) as response:
                     if response.status_code != 206:
                         raise ApiError("The storage does not support ranged downloads.")
-                    for chunk in response.iter_bytes(READ_CHUNK):
+                    for chunk in response.iter_bytes():  # httpcore's 64 KiB reads, not re-chunked
                         if ctx.control.stop.is_set() or abort.is_set():
                             raise CancelledError("stopped")
                         if written + len(chunk) > expected:
@@ -311,3 +359,43 @@ class DownloadJob:
         except GoneError:
             raise GoneError("This transfer has expired or reached its download limit; "
                             "ask the sender to send it again.", 410) from None
+
+
+class _Prefix:
+    """The contiguous prefix of finished ranges, which the decryptor follows (workers signal it)."""
+
+    def __init__(self, ranges: list[RangeRow]) -> None:
+        self._cond = threading.Condition()
+        self._ends = {r.start: r.end for r in ranges}
+        self._done = {r.start for r in ranges if r.state == "done"}
+        self._end = 0
+        self._failed = False
+        self._error: BaseException | None = None
+        self._advance()
+
+    def _advance(self) -> None:
+        while self._end in self._done:
+            self._done.discard(self._end)
+            self._end = self._ends[self._end]
+
+    def done(self, start: int) -> None:
+        with self._cond:
+            self._done.add(start)
+            self._advance()
+            self._cond.notify_all()
+
+    def fail(self, error: BaseException | None) -> None:
+        """A worker failed (its error is raised to the decryptor), or the download is over (None)."""
+        with self._cond:
+            if not self._failed:
+                self._failed, self._error = True, error
+            self._cond.notify_all()
+
+    def wait_beyond(self, position: int, stop: threading.Event) -> tuple[int, BaseException | None]:
+        """Block until the prefix ends past ``position``, a worker failed or ``stop`` is set.
+
+        Return the prefix's end and the first worker error (if any)."""
+        with self._cond:
+            while self._end <= position and not self._failed and not stop.is_set():
+                self._cond.wait(0.25)  # the stop flag is an Event, not this condition: poll it
+            return self._end, self._error

@@ -24,7 +24,7 @@ import platformdirs
 from sgsend_desktop.core import config, crypto
 from sgsend_desktop.core.api import SendApi
 from sgsend_desktop.core.bandwidth import BandwidthLimiter
-from sgsend_desktop.core.download import DownloadJob, partial_path
+from sgsend_desktop.core.download import DownloadJob, partial_path, plain_path
 from sgsend_desktop.core.errors import CancelledError, ConflictError, LocalIOError, SendError
 from sgsend_desktop.core.events import EventListener, ServerEvent
 from sgsend_desktop.core.jobs import JobContext, JobControl
@@ -396,8 +396,10 @@ class TransferEngine:
                 log.info("cancelling the multipart upload on the server failed: %s", error)
         self._remove_temp(row)
         if row.direction is Direction.RECEIVE and row.dest_dir:
-            with contextlib.suppress(FileNotFoundError):
-                partial_path(Path(row.dest_dir), row.id).unlink()
+            dest = Path(row.dest_dir)
+            for leftover in (partial_path(dest, row.id), plain_path(dest, row.id)):
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
         self.journal.set_state(row.id, TransferState.CANCELLED, owner_pid=None, requested=None)
         self._emit("changed", row.id)
 

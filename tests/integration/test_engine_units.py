@@ -14,6 +14,7 @@ import pytest
 
 from sgsend_desktop.core.api import Capabilities
 from sgsend_desktop.core.bandwidth import BandwidthLimiter
+from sgsend_desktop.core.download import _Prefix, plan_ranges
 from sgsend_desktop.core.errors import (
     CancelledError,
     IllegalTransitionError,
@@ -22,7 +23,7 @@ from sgsend_desktop.core.errors import (
     TransientError,
 )
 from sgsend_desktop.core.events import parse_sse
-from sgsend_desktop.core.journal import SCHEMA_VERSION, Journal
+from sgsend_desktop.core.journal import SCHEMA_VERSION, Journal, RangeRow
 from sgsend_desktop.core.model import Direction, TransferState
 from sgsend_desktop.core.retry import RetryPolicy, call_with_retry
 from sgsend_desktop.core.secrets import SecretStore
@@ -149,3 +150,31 @@ def test_sse_parser_reads_ids_types_and_skips_comments() -> None:
     events = list(parse_sse(lines))
     assert [(e.id, e.type) for e in events] == [("3", "part"), ("4", "completed")]
     assert events[0].data["bytes_confirmed"] == 10
+
+
+def test_download_prefix_follows_out_of_order_ranges_and_failures() -> None:
+    """The decryptor of a download follows the contiguous prefix of finished ranges."""
+    spans = plan_ranges(0, 40, 10)
+    rows = [RangeRow(a, b, "done" if a == 10 else "pending", 0) for a, b in spans]  # resumed: one done
+    prefix = _Prefix(rows)
+    stop = threading.Event()
+    assert prefix.wait_beyond(-1, stop) == (0, None)
+    prefix.done(20)
+    prefix.done(0)  # 0, 10 and 20 are contiguous now
+    assert prefix.wait_beyond(0, stop) == (30, None)
+    ended: list[tuple[int, BaseException | None]] = []
+    waiter = threading.Thread(target=lambda: ended.append(prefix.wait_beyond(30, stop)))
+    waiter.start()
+    time.sleep(0.05)
+    assert not ended  # blocked until the next range finishes
+    prefix.done(30)
+    waiter.join(5)
+    assert ended == [(40, None)]
+    failing = _Prefix([RangeRow(a, b, "pending", 0) for a, b in spans])
+    error = TransientError("range 10 gave up")
+    threading.Timer(0.05, failing.fail, (error,)).start()
+    assert failing.wait_beyond(0, stop) == (0, error)  # a worker's failure wakes the decryptor
+    failing.fail(None)
+    assert failing.wait_beyond(0, stop) == (0, error)  # the first error is kept
+    stop.set()
+    assert _Prefix(rows).wait_beyond(0, stop) == (0, None)  # a stop request wakes it too

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sgsend_desktop.core.download import partial_path, plain_path
 from sgsend_desktop.core.engine import TransferEngine
 from sgsend_desktop.core.journal import Journal
 from sgsend_desktop.core.model import Direction, TransferState
@@ -96,6 +97,12 @@ def test_kill9_get_then_resume_fetches_only_missing_ranges(
     journal.close()
     assert pending and len(pending) < len(ranges)
     assert not any(p.name == source.name for p in out.iterdir())  # no final file before verification
+    # decryption overlaps the download: the unverified plaintext of the finished prefix is in a hidden
+    # temp file, which a resume re-derives from the .part file (a stale, longer one is truncated)
+    plain = plain_path(out, row.id)
+    assert plain.exists() and partial_path(out, row.id).exists()
+    with plain.open("ab") as stale:
+        stale.write(b"\xff" * (70 * MiB))
     gets_before = test_stats(disk_server)["range_gets"]
 
     resumed = run_cli(["resume", "--all"], data, disk_server.url)
@@ -133,3 +140,31 @@ def test_changed_source_is_refused_on_resume(disk_server: ServerProc,
     assert snap.state is TransferState.FAILED
     assert snap.error and "changed" in snap.error and "\n" not in snap.error
     assert snap.share_link is None
+
+
+def test_pause_while_decrypting_keeps_the_part_file_and_resumes(
+        disk_server: ServerProc, make_engine: Callable[..., TransferEngine], tmp_path: Path) -> None:
+    """Pausing mid-download stops the range workers and the decryptor that follows them: the .part file
+    and its journaled ranges stay, the unverified plaintext goes; resuming finishes byte-identical."""
+    sender = make_engine(disk_server.url, data_dir=tmp_path / "sender")
+    source = make_file(tmp_path / "paused.bin", 40 * MiB, seed=11)
+    [sent] = sender.send([source])
+    snap = wait_state(sender, sent, FINISHED)
+    assert snap.share_link
+    receiver = make_engine(disk_server.url, data_dir=tmp_path / "receiver", download_limit_bps=12 * MiB)
+    out = tmp_path / "out"
+    local = receiver.receive(snap.share_link, dest_dir=out)
+    wait_for(lambda: sum(r.state == "done" for r in receiver.journal.ranges(local)) >= 2, 60, "2 ranges")
+    assert plain_path(out, local).exists()  # the decryptor is following the finished prefix
+    receiver.pause(local)
+    assert wait_state(receiver, local, [TransferState.PAUSED]).state is TransferState.PAUSED
+    wait_for(lambda: not plain_path(out, local).exists(), 10, "the plaintext temp file removed")
+    assert [p.name for p in out.iterdir()] == [partial_path(out, local).name]
+    done_before = sum(r.state == "done" for r in receiver.journal.ranges(local))
+    assert done_before >= 2
+    receiver.set_limits(download_limit_bps=None)
+    receiver.resume(local)
+    final = wait_state(receiver, local, FINISHED)
+    assert final.state is TransferState.DONE and final.saved_path
+    assert sha256(Path(final.saved_path)) == sha256(source)
+    assert sorted(p.name for p in out.iterdir()) == [source.name]
