@@ -78,7 +78,7 @@ class _Running:
         self.control = control
         self.progress = progress
         self.thread: threading.Thread | None = None
-        self.live = False
+        self.context: JobContext | None = None  # set when the job thread starts
         self.last_published: tuple[int, int] | None = None
 
 
@@ -204,7 +204,9 @@ class TransferEngine:
         done = row.bytes_done
         confirmed = row.bytes_done
         speed, eta = 0.0, None
+        live = row.id in self._live
         if job is not None:
+            live = live or (job.context is not None and job.context.live_events)
             view = job.progress.view()
             size = view.total or size
             done, confirmed, speed, eta = view.sent, view.confirmed, view.speed_bps, view.eta_seconds
@@ -221,7 +223,7 @@ class TransferEngine:
             transfer_id=row.transfer_id, server_url=row.server_url, share_link=share_link,
             link_only=row.link, key_text=key_text, saved_path=row.saved_path, error=row.error,
             download_count=self._download_counts.get(row.id, 0),
-            live_events=row.id in self._live, created_at=row.created_at, source_path=row.source_path)
+            live_events=live, created_at=row.created_at, source_path=row.source_path)
 
     # commands --------------------------------------------------------------------------------------------
     def send(self, paths: Sequence[Path], options: TransferOptions = DEFAULT_OPTIONS) -> list[str]:
@@ -470,6 +472,7 @@ class TransferEngine:
             limiter=self._up_limit if row.direction is Direction.SEND else self._down_limit,
             control=job.control, progress=job.progress, changed=lambda: self._emit("changed", local_id),
             retry=self._retry)
+        job.context = ctx  # snapshots read ctx.live_events while the job runs
         try:
             if row.direction is Direction.SEND:
                 self._zip_if_folder(row, job)

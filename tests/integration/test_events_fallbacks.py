@@ -19,7 +19,7 @@ from tests.integration.conftest import FINISHED, MiB, make_file, sha256, test_st
 def test_sender_hears_live_progress_and_the_download(disk_server: ServerProc,
                                                      make_engine: Callable[..., TransferEngine],
                                                      tmp_path: Path) -> None:
-    sender = make_engine(disk_server.url, data_dir=tmp_path / "sender")
+    sender = make_engine(disk_server.url, data_dir=tmp_path / "sender", upload_limit_bps=8 * MiB)
     events: list[EngineEvent] = []
     lock = threading.Lock()
 
@@ -35,6 +35,8 @@ def test_sender_hears_live_progress_and_the_download(disk_server: ServerProc,
         progress = [e for e in events if e.kind == "progress"]
         assert events[0].kind == "added" and any(e.kind == "done" for e in events)
     assert progress and all(e.snapshot.bytes_confirmed <= e.snapshot.size for e in progress)
+    # live while it runs, not only once done (the GUI shows "live" vs "polling" from this)
+    assert any(e.snapshot.live_events and e.snapshot.state is TransferState.UPLOADING for e in progress)
     receiver = make_engine(disk_server.url, data_dir=tmp_path / "receiver")
     got = wait_state(receiver, receiver.receive(snap.share_link or "", dest_dir=tmp_path / "out"), FINISHED)
     assert got.state is TransferState.DONE
