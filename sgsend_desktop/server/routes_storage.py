@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from sgsend_desktop.server.context import ServerContext
 from sgsend_desktop.server.meta import DELETED, PENDING, TransferMeta
@@ -39,6 +40,10 @@ def build_router(ctx: ServerContext, store: DiskStore) -> APIRouter:
                     writer.write(chunk)
                     if writer.size > limit:
                         raise HTTPException(status_code=400, detail="Body larger than allowed")
+        except ClientDisconnect:
+            # A paused or killed client: an everyday event for a resumable uploader, not a server error.
+            await run_in_threadpool(writer.discard)
+            raise HTTPException(status_code=400, detail="Client disconnected during the upload") from None
         except BaseException:
             await run_in_threadpool(writer.discard)
             raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from tests.helpers.seaweed import SeaweedS3
 from tests.helpers.servers import running_server
-from tests.server.flows import download_url, small_transfer
+from tests.server.flows import create, download_url, small_transfer
 from tests.server.sse import SseListener
 
 
@@ -85,3 +86,25 @@ def test_port_in_use_is_one_line_error(tmp_path: Path) -> None:
         )
     assert done.returncode == 1
     assert done.stderr.startswith("sgsend: cannot listen on") and "Traceback" not in done.stderr
+
+
+def test_a_client_dropping_mid_part_is_not_a_server_error(tmp_path: Path) -> None:
+    """A paused or killed uploader hangs up mid-PUT: the server logs no traceback and keeps serving."""
+    with (
+        running_server(tmp_path) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
+        transfer_id = create(client, 12 * 1024 * 1024)
+        initiated = client.post("/api/presigned/initiate", json={
+            "transfer_id": transfer_id, "file_size_bytes": 12 * 1024 * 1024, "num_parts": 2}).json()
+        part_url = httpx.URL(initiated["part_urls"][0]["upload_url"])
+        target = part_url.raw_path.decode()
+        with socket.create_connection((part_url.host, part_url.port or 80)) as raw:
+            raw.sendall(f"PUT {target} HTTP/1.1\r\nHost: {part_url.host}\r\n"
+                        f"Content-Length: {6 * 1024 * 1024}\r\n\r\n".encode() + b"x" * 100_000)
+            time.sleep(0.3)
+        time.sleep(0.5)
+        assert client.get(f"/api/transfers/info/{transfer_id}").status_code == 200
+        parts = client.get(f"/api/presigned/parts/{transfer_id}/{initiated['upload_id']}").json()["parts"]
+        assert parts == []  # the cut part was discarded, not stored half-written
+    assert not any("Traceback" in line for line in server.output), "".join(server.output)[-3000:]
