@@ -72,3 +72,20 @@ def test_journal_never_holds_the_key(disk_server: ServerProc, make_engine: Calla
     assert blobs and snap.key_text.encode() not in blobs
     assert key not in blobs and key.hex().encode() not in blobs
     assert snap.key_text in (tmp_path / "data" / "secrets.json").read_text()
+
+
+def test_300_mib_file_round_trips_on_s3(s3_server: ServerProc, make_engine: Callable[..., TransferEngine],
+                                        tmp_path: Path) -> None:
+    """The big file on the S3 backend too (the disk backend's is in test_cli, through the CLI)."""
+    engine = make_engine(s3_server.url)
+    source = make_file(tmp_path / "big-s3.bin", 300 * MiB + 5, seed=301)
+    [sent] = engine.send([source])
+    snap = wait_state(engine, sent, FINISHED, timeout=300)
+    assert snap.state is TransferState.DONE, snap.error
+    source_digest = sha256(source)
+    source.unlink()  # keep the disk footprint of the test run small
+    received = wait_state(engine, engine.receive(snap.share_link or "", dest_dir=tmp_path / "out"), FINISHED,
+                          timeout=300)
+    assert received.state is TransferState.DONE, received.error
+    saved = Path(received.saved_path or "")
+    assert saved.stat().st_size == 300 * MiB + 5 and sha256(saved) == source_digest
