@@ -487,6 +487,7 @@ class TransferEngine:
         except BaseException as error:
             self._job_stopped(local_id, job, error)
         finally:
+            self._keys.pop(local_id, None)  # the job may have replaced a taken friendly token
             if ctx.live_events:
                 self._live.add(local_id)
             with self._lock:

@@ -141,6 +141,9 @@ class UploadJob:
         row = self._state(TransferState.PREPARING)
         try:
             row = self._prepare(row, key, key_text)
+            replaced = ctx.secrets.get(self.id)
+            if replaced is not None and replaced != key_text:  # a taken friendly token was replaced
+                key_text, key = replaced, crypto.resolve_key(replaced)
             caps = ctx.api.capabilities()
             assert row.transfer_id is not None and row.payload_size is not None
             info = self._retry(lambda: ctx.api.info(row.transfer_id or ""), "info")

@@ -89,3 +89,26 @@ def test_300_mib_file_round_trips_on_s3(s3_server: ServerProc, make_engine: Call
     assert received.state is TransferState.DONE, received.error
     saved = Path(received.saved_path or "")
     assert saved.stat().st_size == 300 * MiB + 5 and sha256(saved) == source_digest
+
+
+def test_a_taken_friendly_token_is_replaced_and_the_file_still_opens(
+        disk_server: ServerProc, make_engine: Callable[..., TransferEngine], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """409 on create: the engine picks a new token, and encrypts with the NEW token's key."""
+    import httpx
+
+    taken, fresh = "apple-mango-0001", "kiwi-lemon-0002"
+    created = httpx.post(f"{disk_server.url}/api/transfers/create", timeout=10, json={
+        "file_size_bytes": 10, "content_type_hint": "x", "transfer_id": crypto.friendly_transfer_id(taken)})
+    assert created.status_code == 200, created.text
+    tokens = iter([taken, fresh])
+    monkeypatch.setattr(crypto, "generate_friendly_token", lambda: next(tokens))
+    engine = make_engine(disk_server.url)
+    source = make_file(tmp_path / "friendly.bin", 100_000, seed=7)
+    [sent] = engine.send([source], TransferOptions(friendly_key=True))
+    snap = wait_state(engine, sent, FINISHED)
+    assert snap.state is TransferState.DONE, snap.error
+    assert snap.key_text == fresh and snap.transfer_id == crypto.friendly_transfer_id(fresh)
+    received = wait_state(engine, engine.receive(snap.share_link or "", dest_dir=tmp_path / "out"), FINISHED)
+    assert received.state is TransferState.DONE, received.error
+    assert sha256(Path(received.saved_path or "")) == sha256(source)
