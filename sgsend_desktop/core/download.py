@@ -105,6 +105,8 @@ class DownloadJob:
             raise IntegrityError(
                 "The file could not be decrypted: the key is wrong, or the file was changed on the way. "
                 "Nothing was saved.") from error
+        except OSError as error:  # full disk, permissions: one sentence (the .part file stays resumable)
+            raise LocalIOError(f"Cannot write the download in {dest}: {error.strerror or error}.") from None
         self._discard_partial(part_file)
         self._state(TransferState.DONE, saved_path=str(saved), name=saved.name, error=None,
                     download_url=None, download_url_expires=None)

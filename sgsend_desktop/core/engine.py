@@ -251,7 +251,9 @@ class TransferEngine:
             self._keys[local_id] = key_text
             if path.is_dir():
                 row_opts = {**opts, "folder": str(path)}
-                self.journal.add_transfer(local_id, Direction.SEND, self._server_url, path.name + ".zip",
+                # named like the folder itself ("..", "." or "/" have no useful name of their own)
+                zip_name = (path.resolve().name or "folder") + ".zip"
+                self.journal.add_transfer(local_id, Direction.SEND, self._server_url, zip_name,
                                           options=row_opts, owner_pid=self._pid)
             else:
                 self.journal.add_transfer(local_id, Direction.SEND, self._server_url, path.name,

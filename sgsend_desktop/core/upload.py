@@ -154,9 +154,10 @@ class UploadJob:
             self._listen(caps, row.transfer_id)
             if row.payload_size <= DIRECT_LIMIT or not caps.multipart_upload:
                 self._direct(row, key, caps)
+                completed = False
             else:
-                self._multipart(row, key, caps)
-            return self._finish(row, key, key_text, already_complete=False)
+                completed = self._multipart(row, key, caps)
+            return self._finish(row, key, key_text, already_complete=completed)
         finally:
             if self._listener is not None:
                 self._listener.stop()
@@ -269,8 +270,22 @@ class UploadJob:
         urls.add(initiated.part_urls)
         return self.ctx.journal.get(self.id), urls
 
-    def _reconcile(self, row: TransferRow, caps: Capabilities) -> tuple[TransferRow, _PartUrls]:
-        """On resume: which parts does the server hold? Restart cleanly when we cannot know."""
+    def _assembled_before_crash(self, transfer_id: str) -> bool:
+        """A process that died between ``presigned/complete`` and ``transfers/complete`` left every part
+        journaled as done and an upload id the server has forgotten (it assembled the payload). Then
+        completing the transfer is all that is left; the server says 404 when there is no payload."""
+        if not all(p.state == "done" and p.etag for p in self.ctx.journal.parts(self.id)):
+            return False
+        try:
+            self._retry(lambda: self.ctx.api.complete(transfer_id), "complete")
+        except NotFoundError:
+            return False
+        log.info("resume: the server had already assembled the parts of %s", transfer_id)
+        return True
+
+    def _reconcile(self, row: TransferRow, caps: Capabilities) -> tuple[TransferRow, _PartUrls] | None:
+        """On resume: which parts does the server hold? Restart cleanly when we cannot know.
+        None: the payload was already assembled and the transfer is now complete."""
         assert row.transfer_id is not None and row.upload_id is not None
         tid, uid = row.transfer_id, row.upload_id
         if not caps.part_urls:
@@ -283,6 +298,8 @@ class UploadJob:
             try:
                 held = {p.part_number: p for p in self.ctx.api.list_parts(tid, uid)}
             except NotFoundError:
+                if self._assembled_before_crash(tid):
+                    return None
                 log.warning("the server no longer knows upload %s: restarting it", uid)
                 return self._start_multipart(row, caps)
             for part in self.ctx.journal.parts(self.id):
@@ -297,11 +314,15 @@ class UploadJob:
             log.info("server has no list-parts extension: trusting the journal's finished parts")
         return row, _PartUrls(self.ctx, tid, uid, caps)
 
-    def _multipart(self, row: TransferRow, key: bytes, caps: Capabilities) -> None:
+    def _multipart(self, row: TransferRow, key: bytes, caps: Capabilities) -> bool:
+        """Upload the missing parts and assemble them; True when the transfer was completed already."""
         if row.upload_id is None or not self.ctx.journal.parts(self.id):
             row, urls = self._start_multipart(row, caps)
         else:
-            row, urls = self._reconcile(row, caps)
+            reconciled = self._reconcile(row, caps)
+            if reconciled is None:
+                return True
+            row, urls = reconciled
         assert row.transfer_id is not None and row.upload_id is not None and row.payload_size is not None
         parts = self.ctx.journal.parts(self.id)
         done_bytes = sum(p.size for p in parts if p.state == "done")
@@ -317,6 +338,7 @@ class UploadJob:
         tid, uid = row.transfer_id, row.upload_id
         self._state(TransferState.COMPLETING)
         self._retry(lambda: self.ctx.api.complete_multipart(tid, uid, finished), "complete multipart")
+        return False
 
     def _run_pipeline(self, row: TransferRow, key: bytes, parts: list[PartRow], urls: _PartUrls) -> None:
         ctx = self.ctx

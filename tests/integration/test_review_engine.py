@@ -1,0 +1,110 @@
+"""Review of the transfer engine (issue 4): full disk, folder names, a crash between the two completes."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sgsend_desktop.core import crypto
+from sgsend_desktop.core.api import SendApi
+from sgsend_desktop.core.engine import TransferEngine
+from sgsend_desktop.core.model import TransferState
+from tests.helpers.servers import ServerProc
+from tests.integration.conftest import FINISHED, MiB, make_file, sha256, test_stats, wait_for, wait_state
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 2 MiB filesystem (tmpfs), so that writes fail with ENOSPC."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+                          capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_full_disk_during_download_is_one_clear_sentence(
+        disk_server: ServerProc, make_engine: Callable[..., TransferEngine], tmp_path: Path,
+        tiny_disk: Path) -> None:
+    engine = make_engine(disk_server.url)
+    source = make_file(tmp_path / "big.bin", 12 * MiB, seed=3)
+    [sent] = engine.send([source])
+    snap = wait_state(engine, sent, FINISHED)
+    assert snap.state is TransferState.DONE and snap.share_link
+    got = wait_state(engine, engine.receive(snap.share_link, dest_dir=tiny_disk), FINISHED)
+    assert got.state is TransferState.FAILED
+    assert got.error and "No space left" in got.error and "Unexpected" not in got.error, got.error
+    assert "\n" not in got.error and "OSError" not in got.error
+    assert not (tiny_disk / source.name).exists()  # nothing under the final name
+
+
+def test_a_folder_given_as_dotdot_is_named_after_the_folder(
+        disk_server: ServerProc, make_engine: Callable[..., TransferEngine], tmp_path: Path) -> None:
+    folder = tmp_path / "holiday"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("a")
+    engine = make_engine(disk_server.url)
+    [sent] = engine.send([folder / "sub" / ".."])
+    assert engine.snapshot(sent).name == "holiday.zip"
+    snap = wait_state(engine, sent, FINISHED)
+    assert snap.state is TransferState.DONE and snap.share_link
+    got = wait_state(engine, engine.receive(snap.share_link, dest_dir=tmp_path / "out"), FINISHED)
+    assert got.saved_path and Path(got.saved_path).name == "holiday.zip"
+
+
+def test_a_crash_between_the_two_completes_does_not_resend_the_file(
+        disk_server: ServerProc, make_engine: Callable[..., TransferEngine], tmp_path: Path) -> None:
+    """The process dies after `presigned/complete` but before `transfers/complete` (kill -9): the
+    server already assembled the payload and forgot the upload id. Resume must just complete it."""
+    data = tmp_path / "data"
+    source = make_file(tmp_path / "up.bin", 12 * MiB + 5, seed=4)
+    engine = make_engine(disk_server.url, data_dir=data, upload_limit_bps=4 * MiB)
+    [sent] = engine.send([source])
+    wait_for(lambda: any(p.state == "done" for p in engine.journal.parts(sent)), 60, "a finished part")
+    engine.pause(sent)
+    wait_state(engine, sent, (TransferState.PAUSED,))
+    row = engine.journal.get(sent)
+    key_text = engine.secrets.get(sent)
+    engine.close()
+    assert row.transfer_id and row.upload_id and row.iv and key_text
+    # what the killed process did: PUT the remaining parts, journal them, complete the multipart upload
+    from sgsend_desktop.core.journal import Journal
+
+    journal = Journal(data / "journal.sqlite3")
+    parts = journal.parts(sent)
+    with open(source, "rb") as reader:
+        payload = b"".join(crypto.iter_encrypted_payload(
+            crypto.resolve_key(key_text), reader, row.name, bytes.fromhex(row.iv)))
+    api = SendApi(disk_server.url)
+    try:
+        missing = [p for p in parts if p.state != "done"]
+        urls = api.part_urls(row.transfer_id, row.upload_id, [p.number for p in missing]).urls
+        for part in missing:
+            etag = api.put_part(urls[part.number], payload[part.offset:part.offset + part.size], part.size)
+            journal.part_done(sent, part.number, etag)
+        finished = [(p.number, p.etag or "") for p in journal.parts(sent)]
+        api.complete_multipart(row.transfer_id, row.upload_id, finished)
+    finally:
+        api.close()
+    journal.close()
+    puts_before = test_stats(disk_server)["part_puts"][row.transfer_id]
+
+    again = make_engine(disk_server.url, data_dir=data)
+    again.resume(sent)
+    snap = wait_state(again, sent, FINISHED)
+    assert snap.state is TransferState.DONE, snap.error
+    assert test_stats(disk_server)["part_puts"][row.transfer_id] == puts_before  # nothing re-sent
+    info = httpx.get(f"{disk_server.url}/api/transfers/info/{row.transfer_id}").json()
+    assert info["status"] == "completed"
+    assert snap.share_link
+    got = wait_state(again, again.receive(snap.share_link, dest_dir=tmp_path / "out"), FINISHED)
+    assert got.saved_path and sha256(Path(got.saved_path)) == sha256(source)
