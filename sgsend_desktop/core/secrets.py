@@ -9,10 +9,12 @@ The journal never holds a key.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import keyring
@@ -60,7 +62,7 @@ class SecretStore:
             except keyring.errors.KeyringError:
                 log.warning("keyring refused the secret; using the fallback file")
                 self._use_keyring = False
-        with self._lock:
+        with self._locked():
             data = self._read()
             data[local_id] = key_text
             self._write(data)
@@ -80,10 +82,22 @@ class SecretStore:
         if self._use_keyring:
             with contextlib.suppress(keyring.errors.KeyringError):
                 keyring.delete_password(SERVICE, local_id)
-        with self._lock:
+        with self._locked():
             data = self._read()
             if data.pop(local_id, None) is not None:
                 self._write(data)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Read-modify-write under a lock shared with other processes (the GUI and a CLI command use
+        the same file): without it, one process's write drops the key the other just added."""
+        with self._lock:
+            fd = os.open(self._file.with_name(self._file.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # releases the lock
 
     def _read(self) -> dict[str, str]:
         try:

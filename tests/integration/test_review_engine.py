@@ -108,3 +108,28 @@ def test_a_crash_between_the_two_completes_does_not_resend_the_file(
     assert snap.share_link
     got = wait_state(again, again.receive(snap.share_link, dest_dir=tmp_path / "out"), FINISHED)
     assert got.saved_path and sha256(Path(got.saved_path)) == sha256(source)
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+from sgsend_desktop.core.secrets import SecretStore
+store = SecretStore(Path(sys.argv[1]), use_keyring=False)
+for n in range(150):
+    store.set(f"{sys.argv[2]}{n}", "k" * 43)
+"""
+
+
+def test_two_processes_using_the_secrets_file_lose_no_key(tmp_path: Path) -> None:
+    """The GUI and a CLI command (or two CLI sends) share the fallback secrets file."""
+    import sys
+
+    from sgsend_desktop.core.secrets import SecretStore
+
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path), prefix]) for prefix in "ab"]
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0
+    store = SecretStore(tmp_path, use_keyring=False)
+    lost = [f"{p}{n}" for p in "ab" for n in range(150) if store.get(f"{p}{n}") is None]
+    assert lost == []
+    assert (tmp_path / "secrets.json").stat().st_mode & 0o777 == 0o600
