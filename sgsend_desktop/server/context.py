@@ -10,15 +10,48 @@ from typing import Any, TypeVar
 
 from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from sgsend_desktop.server.config import ServerConfig
 from sgsend_desktop.server.meta import COMPLETED, DELETED, TransferMeta
 from sgsend_desktop.server.notifier import ChangeNotifier
 from sgsend_desktop.server.stats import RequestStats
-from sgsend_desktop.server.storage.base import StoreError, TransferStore
+from sgsend_desktop.server.storage.base import PayloadWriter, StoreError, TransferStore
 
 TOKEN_HEADER = "x-sgraph-access-token"
+WRITE_BATCH = 1024 * 1024  # request bytes gathered before one write in a worker thread
 R = TypeVar("R")
+
+
+def _write_all(writer: PayloadWriter, chunks: list[bytes]) -> None:
+    for chunk in chunks:
+        writer.write(chunk)
+
+
+async def receive_body(request: Request, writer: PayloadWriter, limit: int, too_large: str) -> None:
+    """Stream the request body into ``writer`` (400 ``too_large`` past ``limit`` bytes).
+
+    File writes (and the writer's hashing) run in a worker thread, about 1 MiB at a time: a slow disk
+    must not stall the event loop, which serves every other request.
+    """
+    batch: list[bytes] = []
+    pending = 0
+    try:
+        async for chunk in request.stream():
+            if not chunk:
+                continue
+            batch.append(chunk)
+            pending += len(chunk)
+            if writer.size + pending > limit:
+                raise HTTPException(status_code=400, detail=too_large)
+            if pending >= WRITE_BATCH:
+                await run_in_threadpool(_write_all, writer, batch)
+                batch, pending = [], 0
+    except ClientDisconnect:
+        # A paused or killed client: an everyday event for a resumable uploader, not a server error.
+        raise HTTPException(status_code=400, detail="Client disconnected during the upload") from None
+    if batch:
+        await run_in_threadpool(_write_all, writer, batch)
 
 
 @dataclass

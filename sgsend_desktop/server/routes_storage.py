@@ -8,9 +8,8 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
-from starlette.requests import ClientDisconnect
 
-from sgsend_desktop.server.context import ServerContext
+from sgsend_desktop.server.context import ServerContext, receive_body
 from sgsend_desktop.server.meta import DELETED, PENDING, TransferMeta
 from sgsend_desktop.server.ranges import RangeError, parse_range
 from sgsend_desktop.server.storage.base import StoreError
@@ -35,15 +34,7 @@ def build_router(ctx: ServerContext, store: DiskStore) -> APIRouter:
 
     async def receive(writer: FileWriter, request: Request, limit: int) -> None:
         try:
-            async for chunk in request.stream():
-                if chunk:
-                    writer.write(chunk)
-                    if writer.size > limit:
-                        raise HTTPException(status_code=400, detail="Body larger than allowed")
-        except ClientDisconnect:
-            # A paused or killed client: an everyday event for a resumable uploader, not a server error.
-            await run_in_threadpool(writer.discard)
-            raise HTTPException(status_code=400, detail="Client disconnected during the upload") from None
+            await receive_body(request, writer, limit, "Body larger than allowed")
         except BaseException:
             await run_in_threadpool(writer.discard)
             raise

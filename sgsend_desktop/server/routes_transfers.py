@@ -14,10 +14,16 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from sgsend_desktop.server.config import LAMBDA_DOWNLOAD_LIMIT
-from sgsend_desktop.server.context import ServerContext, check_downloadable, count_download
+from sgsend_desktop.server.context import (
+    ServerContext,
+    check_downloadable,
+    count_download,
+    receive_body,
+)
 from sgsend_desktop.server.meta import COMPLETED, DELETED, PENDING, TransferMeta, hash_ip, now_iso
 from sgsend_desktop.server.storage.base import StoreError
 from sgsend_desktop.server.validation import (
+    ENVELOPE_SLACK,
     MAX_FILE_SIZE,
     check_transfer_id,
     parse_expires_at,
@@ -95,13 +101,8 @@ def build_router(ctx: ServerContext) -> APIRouter:
             raise HTTPException(status_code=404, detail="Transfer not found or not in pending state")
         writer = await ctx.call(ctx.store.payload_writer, transfer_id)
         try:
-            async for chunk in request.stream():
-                if chunk:
-                    writer.write(chunk)
-                    if not size_allowed(meta.file_size_bytes, writer.size):
-                        raise HTTPException(
-                            status_code=400, detail="Payload is larger than the declared size"
-                        )
+            limit = meta.file_size_bytes + ENVELOPE_SLACK
+            await receive_body(request, writer, limit, "Payload is larger than the declared size")
             size = await ctx.call(writer.commit)
         except BaseException:
             await run_in_threadpool(writer.discard)

@@ -1,0 +1,147 @@
+"""Review: download counting under concurrency, and the disk backend's writes off the event loop."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from sgsend_desktop.server.app import create_app
+from sgsend_desktop.server.config import ServerConfig
+from sgsend_desktop.server.runner import bind_socket, socket_url
+from sgsend_desktop.server.storage.base import PayloadWriter
+from sgsend_desktop.server.storage.disk import DiskStore, FileWriter
+from tests.helpers.servers import ServerProc, running_server
+from tests.server.flows import small_transfer
+
+
+def test_concurrent_download_urls_never_exceed_max_downloads(
+    client: httpx.Client, server: ServerProc
+) -> None:
+    transfer_id = small_transfer(client, b"x" * 1000, max_downloads=3)
+
+    def ask(_: int) -> int:
+        return httpx.get(f"{server.url}/api/presigned/download-url/{transfer_id}", timeout=60).status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        codes = list(pool.map(ask, range(12)))
+    assert sorted(codes).count(200) == 3, codes
+    assert set(codes) <= {200, 410}, codes
+    info = client.get(f"/api/transfers/info/{transfer_id}").json()
+    assert info["download_count"] == 3
+    assert info["status"] == "exhausted"
+
+
+# --- a slow disk must not stall the other requests ---------------------------------------------------
+
+STALL = 0.4  # seconds one write takes on this "disk" (a disk under writeback pressure, a slow NAS)
+
+
+class SlowFileWriter(FileWriter):
+    def write(self, chunk: bytes) -> None:
+        time.sleep(STALL)
+        super().write(chunk)
+
+
+class SlowDiskStore(DiskStore):
+    def payload_writer(self, transfer_id: str) -> PayloadWriter:
+        return SlowFileWriter(self.payload_path(transfer_id))
+
+    def part_writer(self, transfer_id: str, upload_id: str, part_number: int) -> FileWriter:
+        writer = super().part_writer(transfer_id, upload_id, part_number)
+        writer.discard()
+        return SlowFileWriter(writer.target)
+
+
+@contextmanager
+def slow_disk_server(data_dir: Path) -> Iterator[str]:
+    config = ServerConfig(storage="disk", data_dir=data_dir)
+    app = create_app(config, store=SlowDiskStore(data_dir))
+    sock = bind_socket("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield socket_url(sock)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def body(chunks: int, size: int = 256 * 1024) -> Iterator[bytes]:
+    for _ in range(chunks):
+        yield b"z" * size
+        time.sleep(0.05)
+
+
+def worst_latency_during(url: str, upload: threading.Thread) -> float:
+    worst = 0.0
+    upload.start()
+    time.sleep(0.3)
+    while upload.is_alive():
+        started = time.monotonic()
+        assert httpx.get(f"{url}/api/presigned/capabilities", timeout=30).status_code == 200
+        worst = max(worst, time.monotonic() - started)
+        time.sleep(0.02)
+    upload.join()
+    return worst
+
+
+def test_slow_disk_writes_do_not_stall_other_requests(tmp_path: Path) -> None:
+    with slow_disk_server(tmp_path) as url, httpx.Client(base_url=url, timeout=60) as client:
+        # direct upload (no Lambda limit in the way: 12 chunks of 256 KiB = 3 MiB)
+        transfer_id = client.post("/api/transfers/create", json={"file_size_bytes": 3 * 1024 * 1024}).json()[
+            "transfer_id"
+        ]
+        results: list[int] = []
+        upload_url = f"{url}/api/transfers/upload/{transfer_id}"
+        direct = threading.Thread(
+            target=lambda: results.append(httpx.post(upload_url, content=body(12), timeout=60).status_code)
+        )
+        assert worst_latency_during(url, direct) < STALL / 2
+        assert results == [200]
+
+        # a presigned part PUT to the disk backend's storage endpoint
+        other = client.post("/api/transfers/create", json={"file_size_bytes": 3 * 1024 * 1024}).json()[
+            "transfer_id"
+        ]
+        init = client.post(
+            "/api/presigned/initiate", json={"transfer_id": other, "file_size_bytes": 3 * 1024 * 1024}
+        ).json()
+        part_url = init["part_urls"][0]["upload_url"]
+        part = threading.Thread(
+            target=lambda: results.append(httpx.put(part_url, content=body(12), timeout=60).status_code)
+        )
+        assert worst_latency_during(url, part) < STALL / 2
+        assert results == [200, 200]
+
+
+def test_a_client_dropping_mid_direct_upload_is_not_a_server_error(tmp_path: Path) -> None:
+    with running_server(tmp_path) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+        transfer_id = client.post("/api/transfers/create", json={"file_size_bytes": 5_000_000}).json()[
+            "transfer_id"
+        ]
+        url = httpx.URL(server.url)
+        with socket.create_connection((url.host, url.port or 80)) as raw:
+            raw.sendall(
+                f"POST /api/transfers/upload/{transfer_id} HTTP/1.1\r\nHost: {url.host}\r\n"
+                f"Content-Length: 5000000\r\n\r\n".encode() + b"x" * 100_000
+            )
+            time.sleep(0.3)
+        time.sleep(0.5)
+        info = client.get(f"/api/transfers/info/{transfer_id}").json()
+        assert info["status"] == "pending"
+        # nothing half-written was kept: complete still finds no payload
+        assert client.post(f"/api/transfers/complete/{transfer_id}").status_code == 404
+    assert not any("Traceback" in line for line in server.output), "".join(server.output)[-3000:]
