@@ -513,6 +513,10 @@ class TransferEngine:
             return
         if isinstance(error, SendError):
             message = str(error)
+        elif isinstance(error, OSError):  # unreadable source, vanished folder, full disk...
+            log.warning("transfer %s: %s", local_id, error)
+            where = f" ({error.filename})" if error.filename else ""
+            message = f"A local file could not be read or written{where}: {error.strerror or error}."
         else:
             log.exception("transfer %s failed unexpectedly", local_id, exc_info=error)
             message = f"Unexpected error: {error!r}"

@@ -101,6 +101,12 @@ class _PartUrls:
         with self._lock:
             self._urls.pop(number, None)
 
+    def part_done(self, number: int) -> None:
+        # under the lock: get() iterates `pending` on another worker to batch fresh URLs
+        with self._lock:
+            self.pending.discard(number)
+            self._urls.pop(number, None)
+
     def get(self, number: int) -> str:
         with self._lock:
             found = self._urls.get(number)
@@ -470,7 +476,7 @@ class UploadJob:
 
         etag = call_with_retry(attempt, ctx.retry, ctx.control.stop, counted, f"part {part.number}")
         ctx.journal.part_done(self.id, part.number, etag)
-        urls.pending.discard(part.number)
+        urls.part_done(part.number)
         if not ctx.live_events:
             ctx.progress.add_confirmed(part.size)
 

@@ -95,3 +95,13 @@ def test_sender_can_delete_with_the_link(disk_server: ServerProc, make_engine: C
     assert deleted.returncode == 0 and "deleted" in deleted.stdout, deleted.stderr
     snap = wait_state(engine, engine.receive(link, dest_dir=tmp_path / "out"), FINISHED)
     assert snap.state is TransferState.FAILED and snap.error and "deleted" in snap.error
+
+
+def test_an_unreadable_source_fails_with_one_sentence(disk_server: ServerProc,
+                                                      make_engine: Callable[..., TransferEngine]) -> None:
+    """An OSError while reading the file (here EIO: /proc/self/mem at offset 0) is a sentence, not a repr."""
+    engine = make_engine(disk_server.url)
+    [sent] = engine.send([Path("/proc/self/mem")])
+    snap = wait_state(engine, sent, [TransferState.FAILED])
+    assert snap.error and snap.error.startswith("A local file could not be read or written"), snap.error
+    assert "Errno" not in snap.error and "OSError" not in snap.error
