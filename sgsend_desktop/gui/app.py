@@ -57,7 +57,7 @@ class DesktopApp(QObject):
 
     def start(self, links: Sequence[str] = ()) -> None:
         """Show the window now; the server and the engine start off the GUI thread."""
-        if not self.single_instance.listen():
+        if not self.single_instance.is_listening and not self.single_instance.listen():
             log.warning(
                 "could not listen as %s: a second launch will not find this one", self.single_instance.name
             )
@@ -196,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     qt_app.setQuitOnLastWindowClosed(False)  # closing to the tray keeps running; Quit ends it
     desktop = DesktopApp(directory)
+    if not desktop.single_instance.listen() and forward_to_running(directory, list(args.links)):
+        return 0  # another launch won the race to listen: it got our links
     desktop.finished.connect(qt_app.quit)
     desktop.start(args.links)
     _quit_on_signals(desktop)

@@ -87,6 +87,7 @@ class MainWindow(QMainWindow):
         self.backend: Backend | None = None
         self.tray_available = tray_available
         self.token: str | None = None
+        self.token_loaded = False  # the stored token is read off the GUI thread while the engine starts
         self.confirm_quit: Callable[[], bool] = self._ask_quit
         self._when_ready: list[Callable[[Backend], None]] = []
         self._quitting = False
@@ -313,6 +314,7 @@ class MainWindow(QMainWindow):
     def attach_backend(self, backend: Backend) -> None:
         """Show the engine's transfers (journal included) and run what waited for it."""
         self.backend = backend
+        self.token_loaded = True  # DesktopApp sets ``token`` before attaching
         self.server_label.setText(f"Server: {backend.server_label}")
         self.runner.run(backend.engine.snapshots, on_result=self._initial_snapshots)
         waiting, self._when_ready = self._when_ready, []
@@ -360,7 +362,7 @@ class MainWindow(QMainWindow):
         self._update_live()
 
     def on_progress(self, snapshots: list[TransferSnapshot]) -> None:
-        self.model.upsert_many(snapshots)
+        snapshots = self.model.apply_progress(snapshots)
         selected = self.selected_snapshot()
         if selected is not None and any(s.id == selected.id for s in snapshots):
             self._refresh_selected(selected.id)
@@ -595,23 +597,38 @@ class MainWindow(QMainWindow):
 
     def open_settings(self) -> SettingsDialog:
         dialog = SettingsDialog(self.prefs, self.token, self)
-        dialog.accepted.connect(lambda: self.apply_settings(dialog.preferences(), dialog.token()))
+        known = self.token_loaded
+        if not known:  # an empty field now would erase the stored token on OK
+            dialog.token_edit.setEnabled(False)
+            dialog.token_edit.setPlaceholderText("Still loading the stored token…")
+        dialog.accepted.connect(
+            lambda: self.apply_settings(dialog.preferences(), dialog.token(), keep_token=not known)
+        )
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog
 
-    def apply_settings(self, prefs: Preferences, token: str | None) -> None:
+    def apply_settings(self, prefs: Preferences, token: str | None, keep_token: bool = False) -> None:
+        """``keep_token``: the dialog never knew the stored token, so keep it rather than save ``token``."""
         self.prefs = prefs
-        self.token = token
+        if not keep_token:
+            self.token = token
         self.settings.save(prefs)
 
         def run(backend: Backend) -> None:
-            def apply() -> str:
-                self.settings.save_token(token)
-                backend.apply_preferences(prefs, token)
-                return backend.server_label
+            def apply() -> tuple[str | None, str]:
+                chosen = self.settings.load_token() if keep_token else token
+                if not keep_token:
+                    self.settings.save_token(chosen)
+                backend.apply_preferences(prefs, chosen)
+                return chosen, backend.server_label
 
-            self.runner.run(apply, on_result=lambda label: self.server_label.setText(f"Server: {label}"))
+            def applied(result: tuple[str | None, str]) -> None:
+                self.token, label = result
+                self.token_loaded = True
+                self.server_label.setText(f"Server: {label}")
+
+            self.runner.run(apply, on_result=applied)
 
         self._with_backend(run)
 

@@ -140,6 +140,21 @@ class TransferQueueModel(QAbstractTableModel):
         for snapshot in snapshots:
             self.upsert(snapshot)
 
+    def apply_progress(self, snapshots: Iterable[TransferSnapshot]) -> list[TransferSnapshot]:
+        """Progress only refreshes rows it finds still unfinished; returns the snapshots it applied.
+
+        Engine threads race: a progress snapshot taken just before "removed" or "done" can arrive
+        after it, and must neither bring a discarded row back nor turn a done row active again.
+        """
+        applied = []
+        for snapshot in snapshots:
+            current = self.snapshot_of(snapshot.id)
+            if current is None or current.state.is_final:
+                continue
+            self.upsert(snapshot)
+            applied.append(snapshot)
+        return applied
+
     def add_missing(self, snapshots: Iterable[TransferSnapshot]) -> None:
         """Initial load: rows already known came from newer events and are kept."""
         for snapshot in snapshots:

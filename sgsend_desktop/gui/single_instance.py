@@ -40,6 +40,14 @@ def forward_to_running(data_dir: Path, links: list[str]) -> bool:
     return True
 
 
+def _answers(name: str) -> bool:
+    probe = QLocalSocket()
+    probe.connectToServer(name)
+    alive = probe.waitForConnected(500)
+    probe.abort()
+    return alive
+
+
 class SingleInstanceServer(QObject):
     """Listens for later launches; emits ``activated`` with the links they were given."""
 
@@ -53,10 +61,21 @@ class SingleInstanceServer(QObject):
         self._server.newConnection.connect(self._accept)
         self._buffers: dict[QLocalSocket, bytes] = {}
 
+    @property
+    def is_listening(self) -> bool:
+        return self._server.isListening()
+
     def listen(self) -> bool:
+        """False when another instance already listens (e.g. two launches at once): its socket is kept."""
+        if self._server.isListening():
+            return True
+        # Qt's listen() with socket options replaces an existing socket file (it renames a new one
+        # over it), so ask first: a live instance that started just before us keeps its socket.
+        if _answers(self.name):
+            return False
         if self._server.listen(self.name):
             return True
-        # A stale socket file from a crashed instance (nobody answered forward_to_running).
+        # A stale socket file from a crashed instance (nobody accepts connections on it).
         QLocalServer.removeServer(self.name)
         return self._server.listen(self.name)
 

@@ -79,6 +79,7 @@ class OpenLinkDialog(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         self.link_edit.textChanged.connect(lambda _text: self.error_label.hide())
+        self.key_edit.textChanged.connect(lambda _text: self.error_label.hide())
 
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
@@ -103,13 +104,19 @@ class OpenLinkDialog(QDialog):
             self._show_error("Paste a share link first.")
             return
         try:
-            self._validate(self.link, self.key)
+            parsed = self._validate(self.link, self.key)
         except LinkError as error:
             self._show_error(str(error))
             return
+        if getattr(parsed, "has_key", True) is False:  # a link-only link: the key field is right here
+            self._show_error(
+                "This link has no key. Paste the key the sender gave you separately in the Key field.",
+                self.key_edit,
+            )
+            return
         super().accept()
 
-    def _show_error(self, message: str) -> None:
+    def _show_error(self, message: str, focus: QWidget | None = None) -> None:
         self.error_label.setText(message)
         self.error_label.show()
-        self.link_edit.setFocus()
+        (focus or self.link_edit).setFocus()

@@ -1,0 +1,184 @@
+"""Review findings: keyboard shortcuts on the queue, the Open-link dialog, stale progress, dark palette."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from pytestqt.qtbot import QtBot
+
+from sgsend_desktop.core.model import TransferState
+from tests.gui.test_window_unit import make_window
+
+
+def _two_rows(qtbot: QtBot, tmp_path: Path, data_dir: Path):  # type: ignore[no-untyped-def]
+    window, engine = make_window(qtbot, data_dir)
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    engine.send([tmp_path / "a.txt", tmp_path / "b.txt"])
+    qtbot.waitUntil(lambda: window.model.rowCount() == 2, timeout=3000)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=3000)
+    window.table.setFocus()
+    window.select_transfer("t1")
+    return window, engine
+
+
+def test_space_and_delete_keys_on_the_queue(qtbot: QtBot, tmp_path: Path, data_dir: Path) -> None:
+    window, engine = _two_rows(qtbot, tmp_path, data_dir)
+    QTest.keyClick(window.table, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: ("paused", "t1") in engine.calls, timeout=3000)
+    QTest.keyClick(window.table, Qt.Key.Key_Delete)
+    qtbot.waitUntil(lambda: ("cancelled", "t1") in engine.calls, timeout=3000)
+    QTest.keyClick(window.table, Qt.Key.Key_Delete, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: ("discard", "t1") in engine.calls, timeout=3000)
+
+
+def test_ctrl_l_opens_the_link_dialog(qtbot: QtBot, tmp_path: Path, data_dir: Path) -> None:
+    from sgsend_desktop.gui.dialogs.open_link import OpenLinkDialog
+
+    window, _engine = _two_rows(qtbot, tmp_path, data_dir)
+    QTest.keyClick(window.table, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: bool(window.findChildren(OpenLinkDialog)), timeout=3000)
+    for dialog in window.findChildren(OpenLinkDialog):
+        dialog.reject()
+
+
+def test_ctrl_c_and_ctrl_down_on_the_queue(qtbot: QtBot, tmp_path: Path, data_dir: Path) -> None:
+    from dataclasses import replace
+
+    from PySide6.QtWidgets import QApplication
+
+    window, engine = _two_rows(qtbot, tmp_path, data_dir)
+    QTest.keyClick(window.table, Qt.Key.Key_Down, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.model.row_of("t1") == 1, timeout=3000)
+    link = "https://h/en-gb/download/#0123456789ab/" + "A" * 43
+    engine.emit("done", replace(engine.snapshot("t1"), state=TransferState.DONE, share_link=link))
+    qtbot.waitUntil(lambda: window.details.link_field.text() == link, timeout=3000)
+    QApplication.clipboard().clear()
+    QTest.keyClick(window.table, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QApplication.clipboard().text() == link
+
+
+def test_stale_socket_of_a_crashed_instance_does_not_block_start(qtbot: QtBot, data_dir: Path) -> None:
+    import socket
+
+    from PySide6.QtCore import QDir
+
+    from sgsend_desktop.gui.single_instance import SingleInstanceServer, forward_to_running, server_name
+
+    path = Path(QDir.tempPath()) / server_name(data_dir)
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(path))  # a crashed instance leaves its socket file behind
+    stale.close()
+    try:
+        assert path.exists()
+        assert not forward_to_running(data_dir, ["x"])
+        server = SingleInstanceServer(data_dir)
+        assert server.listen()
+        server.close()
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def test_a_second_listener_never_steals_the_running_instances_socket(qtbot: QtBot, data_dir: Path) -> None:
+    """Two launches at once: the later one must not unlink the socket of the one already listening."""
+    from PySide6.QtNetwork import QLocalSocket
+
+    from sgsend_desktop.gui.single_instance import SingleInstanceServer, server_name
+
+    first = SingleInstanceServer(data_dir)
+    second = SingleInstanceServer(data_dir)
+    assert first.listen()
+    try:
+        assert not second.listen()
+        received: list[list[str]] = []
+        first.activated.connect(received.append)
+        probe = QLocalSocket()
+        probe.connectToServer(server_name(data_dir))
+        assert probe.waitForConnected(2000)
+        probe.write(b'{"links": ["L"]}\n')
+        probe.flush()
+        qtbot.waitUntil(lambda: received == [["L"]], timeout=3000)
+        probe.disconnectFromServer()
+    finally:
+        second.close()
+        first.close()
+        qtbot.wait(100)  # let the accepted sockets' disconnect handlers run while their server lives
+
+
+def test_open_link_without_a_key_keeps_the_dialog_open_asking_for_it(qtbot: QtBot) -> None:
+    from sgsend_desktop.gui.dialogs.open_link import OpenLinkDialog
+
+    dialog = OpenLinkDialog()
+    qtbot.addWidget(dialog)
+    accepted: list[bool] = []
+    dialog.accepted.connect(lambda: accepted.append(True))
+    dialog.link_edit.setText("https://send.sgraph.ai/en-gb/download/#0123456789ab")
+    dialog.accept()
+    assert accepted == [] and dialog.error_label.isVisibleTo(dialog)
+    assert "key" in dialog.error_label.text().lower()
+    dialog.key_edit.setText("apple-mango-5623")  # the separately sent key: now it is complete
+    dialog.accept()
+    assert accepted == [True]
+
+
+def test_settings_opened_before_the_token_loaded_keep_the_stored_token(
+    qtbot: QtBot, tmp_path: Path, data_dir: Path
+) -> None:
+    """Settings → OK right after launch (token still loading off the GUI thread) must not erase it."""
+    from sgsend_desktop.gui.app import DesktopApp
+    from sgsend_desktop.gui.settings import AppSettings, Preferences
+
+    settings = AppSettings(data_dir)
+    settings.save(Preferences(download_dir=str(tmp_path / "dl"), close_to_tray=False))
+    settings.save_token("stored-token")
+    desktop = DesktopApp(data_dir, tray=False)
+    desktop.window.confirm_quit = lambda: True
+    try:
+        desktop.start()
+        dialog = desktop.window.open_settings()  # before the engine (and the token) arrived
+        dialog.workers_spin.setValue(2)
+        dialog.accept()
+        qtbot.waitUntil(lambda: desktop.backend is not None, timeout=20_000)
+        label = desktop.window.server_label
+        qtbot.waitUntil(lambda: label.text().startswith("Server: Local"), timeout=10_000)
+        qtbot.waitUntil(lambda: desktop.runner.pending == 0, timeout=10_000)
+        assert AppSettings(data_dir).load().workers == 2
+        assert settings.load_token() == "stored-token"
+        assert desktop.window.token == "stored-token"
+    finally:
+        desktop.close_now()
+
+
+def test_late_progress_never_resurrects_a_discarded_row_or_undoes_done(
+    qtbot: QtBot, tmp_path: Path, data_dir: Path
+) -> None:
+    """Engine threads race: a progress snapshot taken just before "removed"/"done" may arrive after it."""
+    import threading
+    from dataclasses import replace
+
+    window, engine = make_window(qtbot, data_dir)
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_bytes(b"x" * 100)
+    engine.send([tmp_path / "a.txt", tmp_path / "b.txt"])
+    qtbot.waitUntil(lambda: window.model.rowCount() == 2, timeout=3000)
+    running = replace(engine.snapshot("t1"), state=TransferState.UPLOADING, bytes_done=50)
+    uploading_b = replace(engine.snapshot("t2"), state=TransferState.UPLOADING, bytes_done=50)
+    engine.discard("t1")
+    engine.emit("done", replace(uploading_b, state=TransferState.DONE, bytes_done=100))
+    qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=3000)
+    qtbot.waitUntil(lambda: window.model.snapshot_of("t2").state is TransferState.DONE, timeout=3000)  # type: ignore[union-attr]
+
+    def late() -> None:  # the scheduler thread delivering its stale snapshots
+        engine.emit("progress", running)
+        engine.emit("progress", uploading_b)
+
+    thread = threading.Thread(target=late)
+    thread.start()
+    thread.join()
+    batches = window.bridge.progress_batches
+    qtbot.waitUntil(lambda: window.bridge.progress_batches > batches, timeout=3000)
+    assert window.model.row_of("t1") == -1
+    assert window.model.snapshot_of("t2").state is TransferState.DONE  # type: ignore[union-attr]
