@@ -459,7 +459,8 @@ class MainWindow(QMainWindow):
             return
         parts = [f"{totals.count} transfer{'s' if totals.count != 1 else ''}", f"{totals.active} active"]
         if totals.bytes_total:
-            parts.append(f"{format_size(totals.bytes_done)} of {format_size(totals.bytes_total)} to go")
+            left = max(0, totals.bytes_total - totals.bytes_done)
+            parts.append(f"{format_size(left)} of {format_size(totals.bytes_total)} to go")
         if totals.speed_bps > 0:
             parts.append(format_speed(totals.speed_bps))
         self.total_label.setText("Total: " + " · ".join(parts))

@@ -182,3 +182,14 @@ def test_late_progress_never_resurrects_a_discarded_row_or_undoes_done(
     qtbot.waitUntil(lambda: window.bridge.progress_batches > batches, timeout=3000)
     assert window.model.row_of("t1") == -1
     assert window.model.snapshot_of("t2").state is TransferState.DONE  # type: ignore[union-attr]
+
+
+def test_total_line_says_what_is_left_to_go(qtbot: QtBot, tmp_path: Path, data_dir: Path) -> None:
+    from dataclasses import replace
+
+    window, engine = make_window(qtbot, data_dir)
+    (tmp_path / "a.bin").write_bytes(b"x" * 1000)
+    engine.send([tmp_path / "a.bin"])
+    engine.emit("changed", replace(engine.snapshot("t1"), state=TransferState.UPLOADING, bytes_done=300))
+    qtbot.waitUntil(lambda: "to go" in window.total_label.text(), timeout=3000)
+    qtbot.waitUntil(lambda: "700 B of 1000 B to go" in window.total_label.text(), timeout=3000)
