@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -61,6 +63,16 @@ class ServerContext:
     notifier: ChangeNotifier = field(default_factory=ChangeNotifier)
     stats: RequestStats = field(default_factory=RequestStats)
     should_exit: Callable[[], bool] = lambda: False
+    _locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(
+        default_factory=weakref.WeakValueDictionary
+    )
+
+    def transfer_lock(self, transfer_id: str) -> asyncio.Lock:
+        """Serialises long operations on one transfer within this process (e.g. assembling parts)."""
+        lock = self._locks.get(transfer_id)
+        if lock is None:
+            lock = self._locks[transfer_id] = asyncio.Lock()
+        return lock
 
     # --- requests -------------------------------------------------------------------------------
     def require_token(self, request: Request) -> None:

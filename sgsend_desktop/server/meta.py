@@ -37,6 +37,8 @@ class TransferMeta:
     delete_auth_hash: str = ""
     completed_at: str = ""  # set by /api/transfers/complete
     upload_id: str = ""  # the multipart upload in progress, if any
+    assembled_upload_id: str = ""  # the multipart upload presigned/complete assembled (retries answer 200)
+    assembled_etag: str = ""
     payload_size: int | None = None  # set once the payload is stored
     parts_log: list[list[int]] = field(default_factory=list)  # [[part_number, size], ...] arrival order
     event_offset: int = 0  # event ids used by aborted multipart uploads

@@ -159,11 +159,36 @@ def build_router(ctx: ServerContext) -> APIRouter:
             "parts": [{"part_number": p.part_number, "etag": p.etag, "size": p.size} for p in parts],
         }
 
+    def assembled(meta: TransferMeta, upload_id: str) -> dict[str, Any] | None:
+        """A retried complete of the upload already assembled: the same answer again (as S3 gives)."""
+        if meta.upload_id != upload_id and meta.assembled_upload_id == upload_id:
+            return {"transfer_id": meta.transfer_id, "status": "assembled", "etag": meta.assembled_etag}
+        return None
+
     @router.post("/complete")
     async def complete(body: CompleteRequest, request: Request) -> dict[str, Any]:
         ctx.require_token(request)
-        meta = await pending_meta(body.transfer_id)
-        require_upload(meta, body.upload_id)
+        check_transfer_id(body.transfer_id)
+        check_upload_id(body.upload_id)
+        # one assembly at a time per transfer: a client retrying a slow complete must not race the first
+        async with ctx.transfer_lock(body.transfer_id):
+            meta = await pending_meta(body.transfer_id)
+            done = assembled(meta, body.upload_id)
+            if done is not None:
+                return done
+            require_upload(meta, body.upload_id)
+            try:
+                return await assemble(meta, body)
+            except HTTPException as error:
+                if error.status_code != 404:
+                    raise
+                # another server process on the same bucket may have assembled it meanwhile
+                done = assembled(await ctx.load(body.transfer_id), body.upload_id)
+                if done is None:
+                    raise
+                return done
+
+    async def assemble(meta: TransferMeta, body: CompleteRequest) -> dict[str, Any]:
         if not body.parts:
             raise HTTPException(status_code=400, detail="No parts given")
         numbers = [check_part_number(p.part_number) for p in body.parts]
@@ -190,6 +215,8 @@ def build_router(ctx: ServerContext) -> APIRouter:
 
         def record(meta: TransferMeta) -> None:
             meta.upload_id = ""
+            meta.assembled_upload_id = body.upload_id
+            meta.assembled_etag = etag
             meta.payload_size = total
             meta.parts_log = [[p.part_number, p.size] for p in arrival]
             meta.add_log("multipart_completed", parts=len(chosen))

@@ -19,7 +19,7 @@ from sgsend_desktop.server.runner import bind_socket, socket_url
 from sgsend_desktop.server.storage.base import PayloadWriter
 from sgsend_desktop.server.storage.disk import DiskStore, FileWriter
 from tests.helpers.servers import ServerProc, running_server
-from tests.server.flows import small_transfer
+from tests.server.flows import MIB, put_part, small_transfer
 
 
 def test_concurrent_download_urls_never_exceed_max_downloads(
@@ -51,6 +51,10 @@ class SlowFileWriter(FileWriter):
 
 
 class SlowDiskStore(DiskStore):
+    def complete_multipart(self, transfer_id: str, upload_id: str, parts: list[tuple[int, str]]) -> str:
+        time.sleep(1.0)  # assembling many GiB on a slow disk outlasts a client's read timeout
+        return super().complete_multipart(transfer_id, upload_id, parts)
+
     def payload_writer(self, transfer_id: str) -> PayloadWriter:
         return SlowFileWriter(self.payload_path(transfer_id))
 
@@ -145,3 +149,33 @@ def test_a_client_dropping_mid_direct_upload_is_not_a_server_error(tmp_path: Pat
         # nothing half-written was kept: complete still finds no payload
         assert client.post(f"/api/transfers/complete/{transfer_id}").status_code == 404
     assert not any("Traceback" in line for line in server.output), "".join(server.output)[-3000:]
+
+
+def test_retried_multipart_complete_is_idempotent(tmp_path: Path) -> None:
+    """A client whose complete timed out retries it while (or after) the first call assembles the parts."""
+    chunks = [b"a" * (5 * MIB), b"b" * 1000]
+    size = sum(map(len, chunks))
+    with slow_disk_server(tmp_path) as url, httpx.Client(base_url=url, timeout=60) as client:
+        created = client.post("/api/transfers/create", json={"file_size_bytes": size})
+        transfer_id = created.json()["transfer_id"]
+        plan = {"transfer_id": transfer_id, "file_size_bytes": size, "num_parts": 2}
+        init = client.post("/api/presigned/initiate", json=plan).json()
+        parts = [
+            {"part_number": item["part_number"], "etag": put_part(item["upload_url"], data)}
+            for item, data in zip(init["part_urls"], chunks, strict=True)
+        ]
+        body = {"transfer_id": transfer_id, "upload_id": init["upload_id"], "parts": parts}
+
+        def complete(_: int) -> httpx.Response:
+            return httpx.post(f"{url}/api/presigned/complete", json=body, timeout=60)
+
+        with ThreadPoolExecutor(2) as pool:
+            first, second = pool.map(complete, range(2))
+        again = complete(0)
+        for response in (first, second, again):
+            assert response.status_code == 200, response.text
+            assert response.json()["status"] == "assembled"
+        assert first.json()["etag"] == second.json()["etag"] == again.json()["etag"]
+        assert client.post(f"/api/transfers/complete/{transfer_id}").status_code == 200
+        link = client.get(f"/api/presigned/download-url/{transfer_id}").json()["download_url"]
+        assert httpx.get(link, timeout=60).content == b"".join(chunks)
