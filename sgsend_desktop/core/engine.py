@@ -37,6 +37,7 @@ from sgsend_desktop.core.model import (
     TransferSnapshot,
     TransferState,
 )
+from sgsend_desktop.core.owners import OwnerLock
 from sgsend_desktop.core.progress import TransferProgress
 from sgsend_desktop.core.retry import RetryPolicy
 from sgsend_desktop.core.secrets import SecretStore
@@ -59,18 +60,6 @@ def share_link_for(server_url: str, transfer_id: str, key_text: str) -> ShareLin
     if crypto.is_friendly_token(key_text):
         return ShareLink(server_url.rstrip("/"), transfer_id, None, key_text)
     return make_link(server_url, transfer_id, crypto.decode_key(key_text))
-
-
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class _Running:
@@ -111,6 +100,7 @@ class TransferEngine:
         self._scheduler: threading.Thread | None = None
         self._closed = False
         self._pid = os.getpid()
+        self._owners = OwnerLock(self._data_dir)
 
     # lifecycle ---------------------------------------------------------------------------------------
     @property
@@ -119,10 +109,11 @@ class TransferEngine:
 
     def start(self) -> None:
         """Load the journal: unfinished transfers become PAUSED (or are queued again with auto_resume)."""
+        self._owners.claim()
         for row in self.journal.all():
             if row.state.is_final or row.state is TransferState.FAILED:
                 continue
-            if row.owner_pid != self._pid and pid_alive(row.owner_pid):
+            if row.owner_pid != self._pid and self._owners.is_alive(row.owner_pid):
                 continue  # another process is running it
             if row.state in _ACTIVE or row.state is TransferState.QUEUED:
                 row = self.journal.set_state(row.id, TransferState.PAUSED, owner_pid=None, requested=None)
@@ -160,6 +151,7 @@ class TransferEngine:
         for api in self._apis.values():
             api.close()
         self.journal.close()
+        self._owners.release()
 
     # listeners -----------------------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
@@ -291,7 +283,8 @@ class TransferEngine:
     def resume(self, local_id: str) -> None:
         """Queue a PAUSED or FAILED transfer again (FAILED: a retry)."""
         row = self.journal.get(local_id)
-        if row.owner_pid not in (None, self._pid) and pid_alive(row.owner_pid) and row.state in _ACTIVE:
+        if (row.owner_pid not in (None, self._pid) and self._owners.is_alive(row.owner_pid)
+                and row.state in _ACTIVE):
             raise ConflictError(f"Transfer {local_id} is running in another process (pid {row.owner_pid}).")
         if row.state in _ACTIVE or row.state is TransferState.QUEUED:
             if local_id in self._running or row.state is TransferState.QUEUED:
@@ -379,7 +372,7 @@ class TransferEngine:
         if job is not None:
             job.control.request(reason)
             return
-        if row.owner_pid not in (None, self._pid) and pid_alive(row.owner_pid) and (
+        if row.owner_pid not in (None, self._pid) and self._owners.is_alive(row.owner_pid) and (
                 row.state in _ACTIVE or row.state is TransferState.QUEUED):
             self.journal.request(local_id, reason)  # the owning process polls for it
             log.info("asked process %s to %s transfer %s", row.owner_pid, reason, local_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -168,3 +169,35 @@ def test_pause_while_decrypting_keeps_the_part_file_and_resumes(
     assert final.state is TransferState.DONE and final.saved_path
     assert sha256(Path(final.saved_path)) == sha256(source)
     assert sorted(p.name for p in out.iterdir()) == [source.name]
+
+
+def test_after_a_reboot_a_reused_pid_does_not_hold_the_transfer(disk_server: ServerProc,
+                                                                tmp_path: Path) -> None:
+    """kill -9 leaves the row 'uploading' with the dead sender's pid; after a reboot an unrelated program
+    may carry that pid. The transfer must still resume (ownership is a lock the owner holds, not a pid)."""
+    data = tmp_path / "data"
+    source = make_file(tmp_path / "reboot.bin", 30 * MiB, seed=11)
+    proc = start_cli(["send", str(source), "--limit", "10M"], data, disk_server.url)
+    journal_file = data / "journal.sqlite3"
+    try:
+        wait_for(lambda: _count(journal_file, "SELECT COUNT(*) FROM parts WHERE state='done'") >= 1,
+                 timeout=60, what="a confirmed part")
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    unrelated = subprocess.Popen(["sleep", "120"])  # "the pid after the reboot"
+    try:
+        journal = Journal(journal_file)
+        [row] = journal.all()
+        assert row.state is TransferState.UPLOADING
+        journal.update(row.id, owner_pid=unrelated.pid)
+        journal.close()
+        resumed = run_cli(["resume", row.id[:5]], data, disk_server.url)
+        assert resumed.returncode == 0, resumed.stderr
+        [link] = resumed.stdout.split()
+    finally:
+        unrelated.kill()
+        unrelated.wait()
+    got = run_cli(["get", link, "-o", str(tmp_path / "out")], tmp_path / "receiver", disk_server.url)
+    assert got.returncode == 0, got.stderr
+    assert sha256(Path(got.stdout.strip())) == sha256(source)
