@@ -83,6 +83,13 @@ class DownloadJob:
             raise LocalIOError(f"Cannot create the folder {dest}: {error.strerror or error}") from None
         part_file = partial_path(dest, self.id)
         url = self._usable_url(row)
+        ranges = ctx.journal.ranges(self.id)
+        if url is None and row.download_url and ranges and part_file.exists() and all(
+                r.state == "done" for r in ranges):
+            # Every byte is already here (killed while decrypting): no new download URL, which
+            # would count one more download and could hit max_downloads.
+            log.info("all ranges are on disk: decrypting without asking the server again")
+            url = row.download_url
         if url is None:
             self._check_info(row.transfer_id)
         caps = ctx.api.capabilities()

@@ -201,3 +201,41 @@ def test_after_a_reboot_a_reused_pid_does_not_hold_the_transfer(disk_server: Ser
     got = run_cli(["get", link, "-o", str(tmp_path / "out")], tmp_path / "receiver", disk_server.url)
     assert got.returncode == 0, got.stderr
     assert sha256(Path(got.stdout.strip())) == sha256(source)
+
+
+def test_resume_with_every_range_on_disk_asks_for_no_new_download(
+        disk_server: ServerProc, make_engine: Callable[..., TransferEngine], tmp_path: Path) -> None:
+    """Killed while decrypting, resumed after the download URL expired, on a max_downloads=1 transfer:
+    all bytes are on disk, so no new download-url (which would count a 2nd download and be refused)."""
+    from sgsend_desktop.core.model import TransferOptions
+
+    sender = make_engine(disk_server.url, data_dir=tmp_path / "sender")
+    source = make_file(tmp_path / "once.bin", 24 * MiB, seed=12)
+    [sent] = sender.send([source], TransferOptions(max_downloads=1))
+    snap = wait_state(sender, sent, FINISHED)
+    assert snap.share_link
+    receiver = make_engine(disk_server.url, data_dir=tmp_path / "receiver", download_limit_bps=8 * MiB)
+    out = tmp_path / "out"
+    local = receiver.receive(snap.share_link, dest_dir=out)
+    wait_for(lambda: sum(r.state == "done" for r in receiver.journal.ranges(local)) >= 1, 60, "a range")
+    receiver.pause(local)
+    wait_state(receiver, local, [TransferState.PAUSED])
+    row = receiver.journal.get(local)
+    assert row.download_url
+    # finish the remaining ranges "before the crash", as the range workers would have
+    with open(partial_path(out, local), "r+b") as part:
+        for span in receiver.journal.ranges(local):
+            if span.state != "done":
+                got = httpx.get(row.download_url, headers={"Range": f"bytes={span.start}-{span.end - 1}"})
+                assert got.status_code == 206
+                part.seek(span.start)
+                part.write(got.content)
+                receiver.journal.range_done(local, span.start)
+    receiver.journal.update(local, download_url_expires=time.time() - 10)  # the URL has expired since
+    info = httpx.get(f"{disk_server.url}/api/transfers/info/{snap.transfer_id}").json()
+    assert info["downloads_remaining"] == 0  # a new download-url would be refused
+    receiver.set_limits(download_limit_bps=None)
+    receiver.resume(local)
+    final = wait_state(receiver, local, FINISHED)
+    assert final.state is TransferState.DONE, final.error
+    assert sha256(Path(final.saved_path or "")) == sha256(source)
