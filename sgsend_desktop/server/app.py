@@ -73,6 +73,8 @@ def create_app(
         app.include_router(routes_test.build_router(ctx))
     app.include_router(routes_pages.build_router())
 
+    if config.lambda_limits:  # inside CORS, so that a browser can read the 413 too
+        app.add_middleware(RequestSizeLimit, limit=LAMBDA_REQUEST_LIMIT)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
@@ -81,6 +83,4 @@ def create_app(
         expose_headers=["ETag", "Content-Range", "Content-Length", "Accept-Ranges"],
         max_age=3600,
     )
-    if config.lambda_limits:
-        app.add_middleware(RequestSizeLimit, limit=LAMBDA_REQUEST_LIMIT)
     return app

@@ -179,3 +179,16 @@ def test_retried_multipart_complete_is_idempotent(tmp_path: Path) -> None:
         assert client.post(f"/api/transfers/complete/{transfer_id}").status_code == 200
         link = client.get(f"/api/presigned/download-url/{transfer_id}").json()["download_url"]
         assert httpx.get(link, timeout=60).content == b"".join(chunks)
+
+
+def test_413_over_6_mb_carries_cors_headers(client: httpx.Client) -> None:
+    """The web UI runs on another origin: without CORS headers it sees a network error, not the 413."""
+    transfer_id = small_transfer(client, b"q" * 10)
+    response = client.post(
+        f"/api/transfers/upload/{transfer_id}",
+        content=b"x" * (6_291_456 + 1),
+        headers={"Origin": "https://send.sgraph.ai"},
+    )
+    assert response.status_code == 413
+    assert response.json()["detail"].startswith("Request body too large")
+    assert response.headers.get("access-control-allow-origin") == "*"
