@@ -66,6 +66,8 @@ class TrayController(QObject):
                 QSystemTrayIcon.MessageIcon.Warning if is_error else QSystemTrayIcon.MessageIcon.Information
             )
             self.icon.showMessage(title, message, kind, 6000)
+        else:  # no tray (or no balloon support): the status bar says it instead
+            self.window.statusBar().showMessage(f"{title}: {message}", 10000)
 
     def _hidden_to_tray(self) -> None:
         settings = self.window.settings

@@ -179,3 +179,18 @@ def test_apply_settings_reaches_the_engine(qtbot: QtBot, data_dir: Path) -> None
     qtbot.waitUntil(lambda: ("limits", f"7/{100 * 1024}/None") in engine.calls, timeout=3000)
     qtbot.waitUntil(lambda: window.server_label.text() == "Server: http://127.0.0.1:9", timeout=3000)
     assert AppSettings(data_dir).load().workers == 7
+
+
+def test_without_a_tray_notifications_show_in_the_status_bar(qtbot: QtBot, data_dir: Path) -> None:
+    """A bare X server has no tray: "downloaded by the recipient" must still reach the user."""
+    from sgsend_desktop.gui.tray import TrayController
+
+    window = MainWindow(AppSettings(data_dir), BackgroundRunner(), EngineBridge(), tray_available=False)
+    qtbot.addWidget(window)
+    tray = TrayController(window)
+    window.show()
+    window.notification.emit("Downloaded", "report.pdf was downloaded by the recipient.", False)
+    assert "report.pdf was downloaded by the recipient." in window.statusBar().currentMessage()
+    assert tray.messages[-1][0] == "Downloaded"
+    window.confirm_quit = lambda: True
+    window.request_quit()
