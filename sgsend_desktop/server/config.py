@@ -38,6 +38,7 @@ class ServerConfig:
     url_expiry: int = DEFAULT_URL_EXPIRY
     keepalive: float = DEFAULT_KEEPALIVE
     poll_interval: float = 0.5  # SSE: how often the store is re-read while a client listens
+    idle_poll_interval: float = 5.0  # SSE on a finished transfer: polling backs off up to this while idle
     test_hooks: bool = False
 
     @property

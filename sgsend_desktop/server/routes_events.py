@@ -1,8 +1,9 @@
 """Extension: `GET /api/transfers/events/{id}`, Server-Sent Events derived from stored state.
 
-See events.py for the id scheme. The stream re-reads the store every ``poll_interval`` seconds (and at
-once when this process changes the transfer), sends `: keep-alive` comments, ends after `deleted` or
-`expired`, and ends when the server shuts down.
+See events.py for the id scheme. The stream re-reads the store every ``poll_interval`` seconds (backing
+off up to ``idle_poll_interval`` while a finished transfer is idle; at once when this process changes
+the transfer), sends `: keep-alive` comments, ends after `deleted` or `expired`, and ends when the
+server shuts down.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def build_router(ctx: ServerContext) -> APIRouter:
         sent = snapshot.id
         emitted = {number for number, _ in state.parts[: max(0, sent - state.offset)]}
         last_write = time.monotonic()
+        interval = ctx.config.poll_interval
         while True:
             for event in relabel(state.events_between(sent, state.version), state, emitted):
                 yield event.encode()
@@ -54,9 +56,16 @@ def build_router(ctx: ServerContext) -> APIRouter:
                 last_write = time.monotonic()
             if state.terminal is not None or ctx.should_exit():
                 return
-            await ctx.notifier.wait(transfer_id, ctx.config.poll_interval)
-            if ctx.should_exit():
-                return
+            woken, waited = False, 0.0
+            while not woken and waited < interval:  # short waits: shutdown is never held up
+                woken = await ctx.notifier.wait(transfer_id, ctx.config.poll_interval)
+                waited += ctx.config.poll_interval
+                if ctx.should_exit():
+                    return
+                if time.monotonic() - last_write >= ctx.config.keepalive:
+                    yield ": keep-alive\n\n"
+                    last_write = time.monotonic()
+            previous = state.version
             try:
                 fresh = await ctx.call(read_state, transfer_id)
             except HTTPException:
@@ -66,6 +75,13 @@ def build_router(ctx: ServerContext) -> APIRouter:
             if fresh is None:
                 return
             state = fresh
+            # Live upload progress needs the fast rate; a finished transfer only changes when someone
+            # downloads it (this process wakes us at once; another process on the bucket is seen within
+            # idle_poll_interval), so an idle stream does not re-read the store twice a second forever.
+            if woken or state.version != previous or not state.completed:
+                interval = ctx.config.poll_interval
+            else:
+                interval = min(interval * 2, max(ctx.config.poll_interval, ctx.config.idle_poll_interval))
             if time.monotonic() - last_write >= ctx.config.keepalive:
                 yield ": keep-alive\n\n"
                 last_write = time.monotonic()

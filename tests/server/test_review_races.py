@@ -15,11 +15,13 @@ import uvicorn
 
 from sgsend_desktop.server.app import create_app
 from sgsend_desktop.server.config import ServerConfig
+from sgsend_desktop.server.meta import TransferMeta
 from sgsend_desktop.server.runner import bind_socket, socket_url
 from sgsend_desktop.server.storage.base import PayloadWriter
 from sgsend_desktop.server.storage.disk import DiskStore, FileWriter
 from tests.helpers.servers import ServerProc, running_server
 from tests.server.flows import MIB, put_part, small_transfer
+from tests.server.sse import SseListener
 
 
 def test_concurrent_download_urls_never_exceed_max_downloads(
@@ -66,8 +68,13 @@ class SlowDiskStore(DiskStore):
 
 @contextmanager
 def slow_disk_server(data_dir: Path) -> Iterator[str]:
-    config = ServerConfig(storage="disk", data_dir=data_dir)
-    app = create_app(config, store=SlowDiskStore(data_dir))
+    with inprocess_server(ServerConfig(storage="disk", data_dir=data_dir), SlowDiskStore(data_dir)) as url:
+        yield url
+
+
+@contextmanager
+def inprocess_server(config: ServerConfig, store: DiskStore) -> Iterator[str]:
+    app = create_app(config, store=store)
     sock = bind_socket("127.0.0.1", 0)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -192,3 +199,28 @@ def test_413_over_6_mb_carries_cors_headers(client: httpx.Client) -> None:
     assert response.status_code == 413
     assert response.json()["detail"].startswith("Request body too large")
     assert response.headers.get("access-control-allow-origin") == "*"
+
+
+class CountingDiskStore(DiskStore):
+    loads = 0
+
+    def load(self, transfer_id: str) -> TransferMeta | None:
+        CountingDiskStore.loads += 1
+        return super().load(transfer_id)
+
+
+def test_idle_event_stream_backs_off_polling_the_store(tmp_path: Path) -> None:
+    """A sender's app keeps up to 32 streams open on finished transfers: each must not re-read the store
+    (on S3: a paid GET) at the fast upload-progress rate forever; local changes still arrive at once."""
+    config = ServerConfig(storage="disk", data_dir=tmp_path, poll_interval=0.05)
+    with inprocess_server(config, CountingDiskStore(tmp_path)) as url, httpx.Client(base_url=url) as client:
+        transfer_id = small_transfer(client, b"e" * 100)
+        listener = SseListener(f"{url}/api/transfers/events/{transfer_id}").start()
+        listener.wait_for(lambda events: len(events) >= 1)
+        CountingDiskStore.loads = 0
+        time.sleep(3.0)
+        assert CountingDiskStore.loads < 20, CountingDiskStore.loads  # 0.05 s polling: about 60
+        asked = time.monotonic()
+        assert client.get(f"/api/presigned/download-url/{transfer_id}").status_code == 200
+        listener.wait_count("downloaded", 1, timeout=5)
+        assert time.monotonic() - asked < 1.0
