@@ -17,13 +17,19 @@ def parse_range(header: str, size: int) -> tuple[int, int]:
         raise RangeError(header)
     first, last = first.strip(), last.strip()
     if not first:
-        if not last.isdigit() or int(last) == 0 or size == 0:
+        suffix = _number(last, header)
+        if suffix == 0 or size == 0:
             raise RangeError(header)
-        return max(0, size - int(last)), size - 1
-    if not first.isdigit() or (last and not last.isdigit()):
-        raise RangeError(header)
-    start = int(first)
-    end = int(last) if last else size - 1
+        return max(0, size - suffix), size - 1
+    start = _number(first, header)
+    end = _number(last, header) if last else size - 1
     if start >= size or end < start:
         raise RangeError(header)
     return start, min(end, size - 1)
+
+
+def _number(text: str, header: str) -> int:
+    """ASCII digits only ("²".isdigit() is true, int() refuses it) and no 5000-digit monsters."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 20:
+        raise RangeError(header)
+    return int(text)

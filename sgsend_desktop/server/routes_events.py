@@ -22,9 +22,10 @@ from sgsend_desktop.server.validation import check_transfer_id
 
 
 def parse_last_event_id(value: str | None) -> int | None:
-    if value is None or not value.strip().isdigit() or len(value.strip()) > 12:
+    text = (value or "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:  # "²".isdigit(), but int() fails
         return None
-    return int(value.strip())
+    return int(text)
 
 
 def build_router(ctx: ServerContext) -> APIRouter:

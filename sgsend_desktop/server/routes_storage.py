@@ -45,7 +45,7 @@ def build_router(ctx: ServerContext, store: DiskStore) -> APIRouter:
         query = request.query_params
         part_text, upload_id = query.get("partNumber"), query.get("uploadId")
         if part_text is not None or upload_id is not None:
-            if not part_text or not part_text.isdigit() or not upload_id:
+            if not part_text or not (part_text.isascii() and part_text.isdigit()) or not upload_id:
                 raise HTTPException(status_code=400, detail="partNumber and uploadId go together")
             part_number = check_part_number(int(part_text))
             check_upload_id(upload_id)

@@ -50,7 +50,7 @@ class UrlSigner:
 
     def verify(self, method: str, resource: str, expires: str | None, sig: str | None) -> bool:
         """Constant-time check; False for a missing, malformed, tampered or expired signature."""
-        if not expires or not sig or not expires.isdigit() or len(expires) > 12:
+        if not expires or not sig or not (expires.isascii() and expires.isdigit()) or len(expires) > 12:
             return False
         expected = self.signature(method, resource, int(expires))
         if not hmac.compare_digest(expected, sig):

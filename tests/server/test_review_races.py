@@ -224,3 +224,25 @@ def test_idle_event_stream_backs_off_polling_the_store(tmp_path: Path) -> None:
         assert client.get(f"/api/presigned/download-url/{transfer_id}").status_code == 200
         listener.wait_count("downloaded", 1, timeout=5)
         assert time.monotonic() - asked < 1.0
+
+
+def test_non_ascii_digits_are_4xx_not_500(client: httpx.Client) -> None:
+    """str.isdigit() is true for '²', which int() refuses: such query values must not reach int()."""
+    transfer_id = small_transfer(client, b"d" * 10)
+    base = f"/storage/{transfer_id}/payload"
+    for query in ("?partNumber=%C2%B2&uploadId=abc", "?expires=%C2%B2&sig=00"):
+        response = client.put(base + query, content=b"x")
+        assert response.status_code in (400, 403, 404), (query, response.status_code)
+    url = f"/api/transfers/events/{transfer_id}"
+    with client.stream("GET", url, headers={"Last-Event-ID": b"\xb2"}) as stream:
+        assert stream.status_code == 200
+
+
+def test_odd_range_headers_are_416_not_500(client: httpx.Client, server: ServerProc) -> None:
+    transfer_id = small_transfer(client, b"r" * 100)
+    url = client.get(f"/api/presigned/download-url/{transfer_id}").json()["download_url"]
+    if not url.startswith(server.url):
+        return  # S3 mode: the URL goes to the store, not to this server
+    for header in (b"bytes=\xb2-", b"bytes=-\xb2", b"bytes=0-" + b"9" * 5000, b"bytes=" + b"1" * 5000 + b"-"):
+        response = httpx.get(url, headers={"Range": header}, timeout=30)
+        assert response.status_code == 416, (header[:20], response.status_code)
