@@ -76,3 +76,30 @@ def test_without_extensions_resume_restarts_the_multipart_upload(
     assert test_stats(disk_server)["part_puts"][row.transfer_id] >= len(engine.journal.parts(sent)) + 1
     got = wait_state(engine, engine.receive(snap.share_link or "", dest_dir=tmp_path / "out"), FINISHED)
     assert sha256(Path(got.saved_path or "")) == sha256(source)
+
+
+@pytest.fixture
+def no_multipart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client sees a server that offers only the direct upload route."""
+    original = SendApi.capabilities
+
+    def direct_only(self: SendApi, refresh: bool = False) -> Capabilities:
+        return dataclasses.replace(original(self, refresh), multipart_upload=False)
+
+    monkeypatch.setattr(SendApi, "capabilities", direct_only)
+
+
+def test_without_multipart_the_direct_route_carries_up_to_6_mb_and_says_so_above(
+        no_multipart: None, disk_server: ServerProc, make_engine: Callable[..., TransferEngine],
+        tmp_path: Path) -> None:
+    engine = make_engine(disk_server.url)
+    fits = make_file(tmp_path / "fits.bin", 5 * MiB + MiB // 2)  # over 5 MiB: multipart if offered
+    [sent] = engine.send([fits])
+    snap = wait_state(engine, sent, FINISHED)
+    assert snap.state is TransferState.DONE, snap.error
+    assert test_stats(disk_server)["part_puts"].get(snap.transfer_id, 0) == 0  # went the direct way
+    got = wait_state(engine, engine.receive(snap.share_link or "", dest_dir=tmp_path / "out"), FINISHED)
+    assert sha256(Path(got.saved_path or "")) == sha256(fits)
+    [big] = engine.send([make_file(tmp_path / "big.bin", 7 * MiB)])
+    failed = wait_state(engine, big, [TransferState.FAILED])
+    assert failed.error == "This server offers no multipart upload and takes at most 6 MB in one request."
