@@ -35,7 +35,7 @@ from sgsend_desktop.core.errors import (
     SendError,
     TransientError,
 )
-from sgsend_desktop.core.jobs import JobContext
+from sgsend_desktop.core.jobs import JobContext, JobSteps
 from sgsend_desktop.core.journal import RangeRow, TransferRow
 from sgsend_desktop.core.model import TransferState
 from sgsend_desktop.core.retry import call_with_retry
@@ -62,10 +62,9 @@ def plan_ranges(start: int, total: int, size: int = RANGE_SIZE) -> list[tuple[in
     return [(a, min(a + size, total)) for a in range(start, total, size)]
 
 
-class DownloadJob:
+class DownloadJob(JobSteps):
     def __init__(self, ctx: JobContext) -> None:
-        self.ctx = ctx
-        self.id = ctx.local_id
+        super().__init__(ctx)
         self._url_lock = threading.Lock()
 
     def run(self) -> Path:
@@ -120,22 +119,6 @@ class DownloadJob:
         return saved
 
     # helpers ---------------------------------------------------------------------------------------
-    def _state(self, state: TransferState, **values: object) -> TransferRow:
-        row = self.ctx.journal.set_state(self.id, state, **values)
-        self.ctx.changed()
-        return row
-
-    def _check(self) -> None:
-        if self.ctx.control.stop.is_set():
-            raise CancelledError(self.ctx.control.reason or "stopped")
-
-    def _retry(self, operation: Callable[[], T], what: str,
-               on_retry: Callable[[int, TransientError], None] | None = None) -> T:
-        def counted(attempt: int, error: TransientError) -> None:
-            self.ctx.journal.update(self.id, attempts=self.ctx.journal.get(self.id).attempts + 1)
-
-        return call_with_retry(operation, self.ctx.retry, self.ctx.control.stop, on_retry or counted, what)
-
     def _discard_partial(self, part_file: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             part_file.unlink()

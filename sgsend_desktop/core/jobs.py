@@ -5,13 +5,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sgsend_desktop.core.api import SendApi
 from sgsend_desktop.core.bandwidth import BandwidthLimiter
-from sgsend_desktop.core.journal import Journal
+from sgsend_desktop.core.errors import CancelledError, TransientError
+from sgsend_desktop.core.journal import Journal, TransferRow
+from sgsend_desktop.core.model import TransferState
 from sgsend_desktop.core.progress import TransferProgress
-from sgsend_desktop.core.retry import RetryPolicy
+from sgsend_desktop.core.retry import RetryPolicy, call_with_retry
 from sgsend_desktop.core.secrets import SecretStore
+
+T = TypeVar("T")
 
 
 class JobControl:
@@ -41,3 +46,27 @@ class JobContext:
     temp_dir: object = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     live_events: bool = False
+
+
+class JobSteps:
+    """What UploadJob and DownloadJob share: journaled state changes, stop checks, counted retries."""
+
+    def __init__(self, ctx: JobContext) -> None:
+        self.ctx = ctx
+        self.id = ctx.local_id
+
+    def _state(self, state: TransferState, **values: object) -> TransferRow:
+        row = self.ctx.journal.set_state(self.id, state, **values)
+        self.ctx.changed()
+        return row
+
+    def _check(self) -> None:
+        if self.ctx.control.stop.is_set():
+            raise CancelledError(self.ctx.control.reason or "stopped")
+
+    def _retry(self, operation: Callable[[], T], what: str,
+               on_retry: Callable[[int, TransientError], None] | None = None) -> T:
+        def counted(attempt: int, error: TransientError) -> None:
+            self.ctx.journal.update(self.id, attempts=self.ctx.journal.get(self.id).attempts + 1)
+
+        return call_with_retry(operation, self.ctx.retry, self.ctx.control.stop, on_retry or counted, what)

@@ -19,7 +19,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
@@ -38,7 +38,7 @@ from sgsend_desktop.core.errors import (
     TransientError,
 )
 from sgsend_desktop.core.events import EventListener, ServerEvent
-from sgsend_desktop.core.jobs import JobContext
+from sgsend_desktop.core.jobs import JobContext, JobSteps
 from sgsend_desktop.core.journal import PartRow, TransferRow
 from sgsend_desktop.core.links import make_link
 from sgsend_desktop.core.model import TransferState
@@ -130,10 +130,9 @@ class _PartUrls:
             return self._urls[number][0]
 
 
-class UploadJob:
+class UploadJob(JobSteps):
     def __init__(self, ctx: JobContext) -> None:
-        self.ctx = ctx
-        self.id = ctx.local_id
+        super().__init__(ctx)
         self._listener: EventListener | None = None
 
     # entry point ---------------------------------------------------------------------------------
@@ -169,21 +168,6 @@ class UploadJob:
                 self._listener.stop()
 
     # steps ---------------------------------------------------------------------------------------
-    def _state(self, state: TransferState, **values: object) -> TransferRow:
-        row = self.ctx.journal.set_state(self.id, state, **values)
-        self.ctx.changed()
-        return row
-
-    def _retry(self, operation: Callable[[], T], what: str) -> T:
-        def counted(attempt: int, error: TransientError) -> None:
-            self.ctx.journal.update(self.id, attempts=self.ctx.journal.get(self.id).attempts + 1)
-
-        return call_with_retry(operation, self.ctx.retry, self.ctx.control.stop, counted, what)
-
-    def _check(self) -> None:
-        if self.ctx.control.stop.is_set():
-            raise CancelledError(self.ctx.control.reason or "stopped")
-
     def _prepare(self, row: TransferRow, key: bytes, key_text: str) -> TransferRow:
         ctx = self.ctx
         assert row.source_path is not None
