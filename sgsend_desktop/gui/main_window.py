@@ -328,6 +328,8 @@ class MainWindow(QMainWindow):
 
     def _initial_snapshots(self, snapshots: list[TransferSnapshot]) -> None:
         self.model.add_missing(snapshots)
+        # rows that arrived by events first (e.g. `sgsend-desktop LINK`) take their queue place
+        self.model.set_order([snapshot.id for snapshot in snapshots])
         if self.table.currentIndex().row() < 0 and self.model.rowCount() > 0:
             self.table.selectRow(0)
         self._update_live()

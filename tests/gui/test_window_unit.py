@@ -194,3 +194,13 @@ def test_without_a_tray_notifications_show_in_the_status_bar(qtbot: QtBot, data_
     assert tray.messages[-1][0] == "Downloaded"
     window.confirm_quit = lambda: True
     window.request_quit()
+
+
+def test_initial_load_puts_rows_that_came_early_in_queue_order(qtbot: QtBot, data_dir: Path) -> None:
+    """A row added by an event before the journal's list arrived takes its saved queue place."""
+    from tests.gui.test_queue_model import snap
+
+    window, _ = make_window(qtbot, data_dir)
+    window.model.upsert(snap("late"))  # e.g. `sgsend-desktop LINK` queued before the list loaded
+    window._initial_snapshots([snap("first"), snap("late"), snap("third")])
+    assert [window.model.snapshots()[r].id for r in range(3)] == ["first", "late", "third"]
