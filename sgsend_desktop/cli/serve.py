@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from sgsend_desktop.core.errors import SendError
-from sgsend_desktop.server.config import DEFAULT_KEEPALIVE, DEFAULT_URL_EXPIRY, S3Settings, ServerConfig
+from sgsend_desktop.server.config import (
+    DEFAULT_KEEPALIVE,
+    DEFAULT_TICKET_MAX_AGE,
+    DEFAULT_URL_EXPIRY,
+    S3Settings,
+    ServerConfig,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -38,6 +44,10 @@ def register(subparsers: Any) -> None:
         "--url-expiry", type=int, default=DEFAULT_URL_EXPIRY, help="presigned URL lifetime, seconds"
     )
     parser.add_argument(
+        "--ticket-max-age", type=int, default=DEFAULT_TICKET_MAX_AGE,
+        help="how long a download ticket can refresh its URL, seconds (default 7 days)",
+    )
+    parser.add_argument(
         "--keepalive", type=float, default=DEFAULT_KEEPALIVE, help="SSE keep-alive interval, seconds"
     )
     parser.add_argument(
@@ -49,6 +59,8 @@ def register(subparsers: Any) -> None:
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
     if args.url_expiry < 1 or args.url_expiry > 7 * 24 * 3600:
         raise SendError("--url-expiry must be between 1 second and 7 days")
+    if args.ticket_max_age < 1 or args.ticket_max_age > 366 * 24 * 3600:
+        raise SendError("--ticket-max-age must be between 1 second and 366 days")
     if args.keepalive <= 0:
         raise SendError("--keepalive must be positive")
     s3 = None
@@ -75,6 +87,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         lambda_limits=not args.no_lambda_limits,
         url_expiry=args.url_expiry,
         keepalive=args.keepalive,
+        ticket_max_age=args.ticket_max_age,
         test_hooks=os.environ.get("SGSEND_TEST_HOOKS") == "1",
     )
 

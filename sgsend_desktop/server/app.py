@@ -25,6 +25,7 @@ from sgsend_desktop.server.context import ServerContext
 from sgsend_desktop.server.limits import RequestSizeLimit
 from sgsend_desktop.server.storage.base import StoreError, TransferStore
 from sgsend_desktop.server.storage.disk import DiskStore
+from sgsend_desktop.server.tickets import TicketSigner
 
 log = logging.getLogger("sgsend.server")
 
@@ -37,6 +38,10 @@ def make_store(config: ServerConfig) -> TransferStore:
             raise ValueError("S3 storage needs --s3-bucket")
         store = S3Store(config.s3)
         store.check_bucket()
+        try:
+            store.ticket_secret()  # fail at start-up, not on the first download
+        except (ClientError, BotoCoreError) as error:
+            raise RuntimeError(f"cannot read or create the ticket secret in the bucket: {error}") from error
         return store
     if config.storage != "disk":
         raise ValueError(f"Unknown storage backend {config.storage!r}: use disk or s3")
@@ -47,7 +52,8 @@ def create_app(
     config: ServerConfig, store: TransferStore | None = None, should_exit: Callable[[], bool] | None = None
 ) -> FastAPI:
     store = store or make_store(config)
-    ctx = ServerContext(config=config, store=store)
+    tickets = TicketSigner(store.ticket_secret(), config.ticket_max_age)
+    ctx = ServerContext(config=config, store=store, tickets=tickets)
     if should_exit is not None:
         ctx.should_exit = should_exit
     app = FastAPI(title="SGraph Send (sgsend serve)", version=__version__, docs_url="/docs", redoc_url=None)

@@ -11,6 +11,7 @@ LAMBDA_REQUEST_LIMIT = 6_291_456  # bytes: AWS Lambda's synchronous request payl
 LAMBDA_DOWNLOAD_LIMIT = 5 * 1024 * 1024  # upstream refuses direct downloads above this
 DEFAULT_URL_EXPIRY = 3600
 DEFAULT_KEEPALIVE = 15.0
+DEFAULT_TICKET_MAX_AGE = 7 * 24 * 3600  # download tickets (download-url/refresh) live this long
 
 
 def default_data_dir() -> Path:
@@ -37,6 +38,7 @@ class ServerConfig:
     lambda_limits: bool = True
     url_expiry: int = DEFAULT_URL_EXPIRY
     keepalive: float = DEFAULT_KEEPALIVE
+    ticket_max_age: int = DEFAULT_TICKET_MAX_AGE
     poll_interval: float = 0.5  # SSE: how often the store is re-read while a client listens
     idle_poll_interval: float = 5.0  # SSE on a finished transfer: polling backs off up to this while idle
     test_hooks: bool = False

@@ -19,6 +19,7 @@ from sgsend_desktop.server.meta import COMPLETED, DELETED, TransferMeta
 from sgsend_desktop.server.notifier import ChangeNotifier
 from sgsend_desktop.server.stats import RequestStats
 from sgsend_desktop.server.storage.base import PayloadWriter, StoreError, TransferStore
+from sgsend_desktop.server.tickets import TicketSigner
 
 TOKEN_HEADER = "x-sgraph-access-token"
 WRITE_BATCH = 1024 * 1024  # request bytes gathered before one write in a worker thread
@@ -60,6 +61,7 @@ async def receive_body(request: Request, writer: PayloadWriter, limit: int, too_
 class ServerContext:
     config: ServerConfig
     store: TransferStore
+    tickets: TicketSigner
     notifier: ChangeNotifier = field(default_factory=ChangeNotifier)
     stats: RequestStats = field(default_factory=RequestStats)
     should_exit: Callable[[], bool] = lambda: False

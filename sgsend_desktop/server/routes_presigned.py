@@ -1,7 +1,9 @@
-"""Upstream `/api/presigned/*` plus this project's extensions (`part-urls`, `parts`)."""
+"""Upstream `/api/presigned/*` plus this project's extensions (`part-urls`, `parts`,
+`download-url/refresh`)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -9,9 +11,10 @@ from pydantic import BaseModel, Field
 
 from sgsend_desktop.server.config import LAMBDA_REQUEST_LIMIT
 from sgsend_desktop.server.context import ServerContext, check_downloadable, count_download
-from sgsend_desktop.server.meta import PENDING, TransferMeta, hash_ip
+from sgsend_desktop.server.meta import COMPLETED, DELETED, PENDING, TransferMeta, hash_ip
 from sgsend_desktop.server.routes_transfers import client_ip
 from sgsend_desktop.server.storage.base import StoredPart, StoreError
+from sgsend_desktop.server.tickets import MAX_TICKET_CHARS
 from sgsend_desktop.server.validation import (
     MAX_FILE_SIZE,
     MAX_PART_SIZE,
@@ -45,6 +48,22 @@ class PartUrlsRequest(BaseModel):
     transfer_id: str = Field(max_length=64)
     upload_id: str = Field(max_length=512)
     part_numbers: list[int] = Field(max_length=MAX_PARTS)
+
+
+class RefreshRequest(BaseModel):
+    transfer_id: str = Field(max_length=64)
+    # longer than any real ticket, so that an over-long one is a clean 403 rather than a 422
+    download_ticket: str = Field(max_length=4 * MAX_TICKET_CHARS)
+
+
+def check_refreshable(meta: TransferMeta) -> None:
+    """download_url's gate minus max_downloads (the ticket's grant was counted when it was issued)."""
+    if meta.status == DELETED or meta.payload_purged:
+        raise StoreError(404, "Transfer not found or deleted")
+    if meta.is_expired():
+        raise StoreError(410, "Transfer expired")
+    if meta.status != COMPLETED:
+        raise StoreError(409, "Transfer not completed")
 
 
 def plan_parts(file_size: int, num_parts: int) -> tuple[int, int]:
@@ -94,6 +113,7 @@ def build_router(ctx: ServerContext) -> APIRouter:
             "events": True,
             "part_urls": True,
             "list_parts": True,
+            "download_refresh": True,
             "storage": ctx.store.kind,
             "lambda_limits": ctx.config.lambda_limits,
             "max_request_bytes": LAMBDA_REQUEST_LIMIT if ctx.config.lambda_limits else None,
@@ -267,6 +287,40 @@ def build_router(ctx: ServerContext) -> APIRouter:
         ip_hash = hash_ip(client_ip(request))
         await ctx.update(transfer_id, lambda m: count_download(m, 409, ip_hash, "presigned", float(expiry)))
         url = await ctx.call(ctx.store.download_url, transfer_id, ctx.base_url(request), expiry)
-        return {"transfer_id": transfer_id, "download_url": url, "expires_in": expiry}
+        return {
+            "transfer_id": transfer_id,
+            "download_url": url,
+            "expires_in": expiry,
+            "download_ticket": ctx.tickets.issue(transfer_id),
+        }
+
+    @router.post("/download-url/refresh")
+    async def refresh_download_url(body: RefreshRequest, request: Request) -> dict[str, Any]:
+        """A fresh URL for a client that already holds a counted grant: not counted again."""
+        transfer_id = check_transfer_id(body.transfer_id)
+        if not ctx.tickets.verify(body.download_ticket, transfer_id):
+            raise HTTPException(status_code=403, detail="Invalid or expired download ticket")
+        meta = await ctx.load(transfer_id)  # 404 unknown; an auto_delete payload past its grace is wiped
+        try:
+            check_refreshable(meta)
+        except StoreError as error:
+            raise HTTPException(status_code=error.status, detail=error.detail) from None
+        ip_hash = hash_ip(client_ip(request))
+
+        def record(meta: TransferMeta) -> None:
+            check_refreshable(meta)  # again, inside the atomic update
+            meta.add_log("download_url_refreshed", ip_hash=ip_hash)
+            if meta.auto_delete and meta.purge_after is not None:
+                # the wipe waits for the last issued URL, this one included
+                meta.purge_after = max(meta.purge_after, time.time() + expiry)
+
+        await ctx.update(transfer_id, record)
+        url = await ctx.call(ctx.store.download_url, transfer_id, ctx.base_url(request), expiry)
+        return {
+            "transfer_id": transfer_id,
+            "download_url": url,
+            "expires_in": expiry,
+            "download_ticket": body.download_ticket,
+        }
 
     return router

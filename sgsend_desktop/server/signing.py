@@ -40,6 +40,10 @@ class UrlSigner:
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
 
+    @property
+    def secret(self) -> bytes:
+        return self._secret
+
     def signature(self, method: str, resource: str, expires: int) -> str:
         message = f"{method.upper()}|{resource}|{expires}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()

@@ -101,5 +101,10 @@ class TransferStore(abc.ABC):
     @abc.abstractmethod
     def download_url(self, transfer_id: str, base_url: str, expiry: int) -> str: ...
 
+    # --- secrets ----------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def ticket_secret(self) -> bytes:
+        """The secret download tickets are derived from; the same for every process on this store."""
+
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release clients and files (optional)."""

@@ -249,3 +249,7 @@ class DiskStore(TransferStore):
 
     def download_url(self, transfer_id: str, base_url: str, expiry: int) -> str:
         return self._signed(base_url, "GET", payload_resource(transfer_id), expiry)
+
+    def ticket_secret(self) -> bytes:
+        """The URL-signing secret (``signing.key``); tickets derive a key of their own from it."""
+        return self.signer.secret

@@ -9,6 +9,7 @@ conflict, so two processes counting downloads at once never lose a count.
 from __future__ import annotations
 
 import json
+import secrets
 import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -24,6 +25,7 @@ from sgsend_desktop.server.storage.base import PayloadWriter, StoredPart, StoreE
 READ_CHUNK = 1024 * 1024
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 CAS_ATTEMPTS = 20
+TICKET_SECRET_KEY = "server/ticket-secret"  # under the prefix; 32 random bytes shared by all processes
 
 
 def _code(error: ClientError) -> str:
@@ -66,6 +68,7 @@ class S3Store(TransferStore):
     def __init__(self, settings: S3Settings) -> None:
         self.bucket = settings.bucket
         self.prefix = settings.prefix.strip("/") + "/" if settings.prefix.strip("/") else ""
+        self._ticket_secret: bytes | None = None
         self.client: Any = boto3.client(
             "s3",
             endpoint_url=settings.endpoint,
@@ -268,6 +271,37 @@ class S3Store(TransferStore):
     def download_url(self, transfer_id: str, base_url: str, expiry: int) -> str:
         params = {"Bucket": self.bucket, "Key": self._key(transfer_id, "payload")}
         return str(self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expiry))
+
+    # --- secrets ----------------------------------------------------------------------------------
+    def ticket_secret(self) -> bytes:
+        """32 random bytes in ``{prefix}server/ticket-secret``, created once (``If-None-Match: *``).
+
+        Every process on the bucket reads the same object, so a ticket issued by one is accepted by all
+        (stateless). The first process to start creates it; a process losing that race reads the
+        winner's. Read once per process, then cached."""
+        if self._ticket_secret is not None:
+            return self._ticket_secret
+        key = f"{self.prefix}{TICKET_SECRET_KEY}"
+        for _ in range(CAS_ATTEMPTS):
+            try:
+                body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            except ClientError as error:
+                if _code(error) not in ("NoSuchKey", "404", "NotFound"):
+                    raise
+            else:
+                if len(body) >= 32:
+                    self._ticket_secret = bytes(body)
+                    return self._ticket_secret
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=secrets.token_bytes(32),
+                                       ContentType="application/octet-stream", IfNoneMatch="*")
+            except ClientError as error:
+                if _code(error) not in ("PreconditionFailed", "ConditionalRequestConflict") and _status(
+                    error
+                ) not in (409, 412):
+                    raise
+            # read back what is stored (ours, or the object another process created first)
+        raise RuntimeError(f"cannot read or create the ticket secret in bucket {self.bucket!r}")
 
     def close(self) -> None:
         self.client.close()
