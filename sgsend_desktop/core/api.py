@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin
 
@@ -50,6 +50,7 @@ class Capabilities:
     events: bool = False
     part_urls: bool = False
     list_parts: bool = False
+    download_refresh: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,9 @@ class MultipartUpload:
 class PresignedUrl:
     url: str
     expires_in: float
+    # download URLs from a server with the download_refresh extension: trades for a fresh URL later
+    # without counting another download. A bearer credential: never logged (kept out of repr).
+    download_ticket: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -180,9 +184,9 @@ class SendApi:
             body = {}
         known = {k: body[k] for k in Capabilities.__dataclass_fields__ if k in body}
         caps = Capabilities(**known)
-        log.info("server %s: multipart=%s presigned_download=%s events=%s part_urls=%s list_parts=%s",
-                 self.base_url, caps.multipart_upload, caps.presigned_download, caps.events,
-                 caps.part_urls, caps.list_parts)
+        log.info("server %s: multipart=%s presigned_download=%s events=%s part_urls=%s list_parts=%s "
+                 "download_refresh=%s", self.base_url, caps.multipart_upload, caps.presigned_download,
+                 caps.events, caps.part_urls, caps.list_parts, caps.download_refresh)
         self._capabilities = caps
         return caps
 
@@ -251,7 +255,7 @@ class SendApi:
     def download_url(self, transfer_id: str) -> PresignedUrl:
         """A presigned GET URL for the payload (Range works). Counts as a download."""
         body = self._json("GET", f"/api/presigned/download-url/{transfer_id}", "Getting a download URL")
-        return PresignedUrl(self.absolute(str(body["download_url"])), float(body.get("expires_in") or 3600))
+        return _presigned_download(self, body)
 
     # extensions ----------------------------------------------------------------------------------
     def part_urls(self, transfer_id: str, upload_id: str, part_numbers: Iterable[int]) -> PresignedUrls:
@@ -260,6 +264,18 @@ class SendApi:
                                 "part_numbers": sorted(part_numbers)})
         urls = {int(p["part_number"]): self.absolute(str(p["upload_url"])) for p in body.get("part_urls", [])}
         return PresignedUrls(urls, float(body.get("expires_in") or 3600))
+
+    def refresh_download_url(self, transfer_id: str, download_ticket: str) -> PresignedUrl:
+        """A fresh download URL for a grant already counted (``download_refresh`` extension).
+
+        403 (AuthError): the ticket is forged, for another transfer or too old; 404/410: the transfer
+        was deleted or expired. Does not count a download."""
+        body = self._json("POST", "/api/presigned/download-url/refresh", "Refreshing the download URL",
+                          json={"transfer_id": transfer_id, "download_ticket": download_ticket})
+        presigned = _presigned_download(self, body)
+        if presigned.download_ticket is None:  # the ticket stays the one the grant came with
+            presigned = PresignedUrl(presigned.url, presigned.expires_in, download_ticket)
+        return presigned
 
     def list_parts(self, transfer_id: str, upload_id: str) -> list[UploadedPart]:
         body = self._json("GET", f"/api/presigned/parts/{transfer_id}/{upload_id}", "Listing uploaded parts")
@@ -302,6 +318,12 @@ class SendApi:
                 yield response
         except httpx.TransportError as error:
             raise TransientError(f"Downloading the file failed: {error!r}") from error
+
+
+def _presigned_download(api: SendApi, body: dict[str, Any]) -> PresignedUrl:
+    ticket = body.get("download_ticket")
+    return PresignedUrl(api.absolute(str(body["download_url"])), float(body.get("expires_in") or 3600),
+                        ticket if isinstance(ticket, str) and ticket else None)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@ stream-decrypt and verify → atomic rename to the sanitised SGMETA name (never 
 
 The partial file is ``DEST/.sgsend-<local id>.part``; the journal records every finished range, so a
 new process resumes where a killed one stopped. The presigned URL is kept in the journal and reused while
-it is valid (each new ``download-url`` call counts as a download on the server).
+it is valid (each new ``download-url`` call counts as a download on the server). When it expires (or the
+store answers 403), a server with the ``download_refresh`` extension trades the journaled download ticket
+for a fresh URL without counting another download; otherwise a new ``download-url`` is asked for.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from typing import TypeVar
 import httpx
 
 from sgsend_desktop.core import crypto
-from sgsend_desktop.core.api import UrlRejectedError
+from sgsend_desktop.core.api import PresignedUrl, UrlRejectedError
 from sgsend_desktop.core.errors import (
     ApiError,
+    AuthError,
     CancelledError,
     ConflictError,
     GoneError,
@@ -89,9 +92,13 @@ class DownloadJob(JobSteps):
             # would count one more download and could hit max_downloads.
             log.info("all ranges are on disk: decrypting without asking the server again")
             url = row.download_url
+        caps = ctx.api.capabilities()
+        if url is None and row.download_ticket and caps.download_refresh:
+            # a resumed download whose URL expired: its grant was counted already (max_downloads may
+            # well be reached by now, by this very download), so renew it rather than ask info/download-url
+            url = self._refreshed_url(row.transfer_id, row.download_ticket)
         if url is None:
             self._check_info(row.transfer_id)
-        caps = ctx.api.capabilities()
         self._state(TransferState.DOWNLOADING)
         if url is None and caps.presigned_download:
             url = self._new_url(row.transfer_id)
@@ -115,7 +122,7 @@ class DownloadJob(JobSteps):
             raise LocalIOError(f"Cannot write the download in {dest}: {error.strerror or error}.") from None
         self._discard_partial(part_file)
         self._state(TransferState.DONE, saved_path=str(saved), name=saved.name, error=None,
-                    download_url=None, download_url_expires=None)
+                    download_url=None, download_url_expires=None, download_ticket=None)
         return saved
 
     # helpers ---------------------------------------------------------------------------------------
@@ -156,9 +163,45 @@ class DownloadJob(JobSteps):
         except NotFoundError:
             log.info("server has no download-url route: using the direct route")
             return None
-        self.ctx.journal.update(self.id, download_url=presigned.url,
-                                download_url_expires=time.time() + presigned.expires_in)
+        self._store_url(presigned)
         return presigned.url
+
+    def _store_url(self, presigned: PresignedUrl) -> None:
+        self.ctx.journal.update(self.id, download_url=presigned.url,
+                                download_url_expires=time.time() + presigned.expires_in,
+                                download_ticket=presigned.download_ticket)
+
+    def _refreshed_url(self, transfer_id: str, ticket: str) -> str | None:
+        """A fresh URL for the grant already counted (download_refresh); None when the ticket is refused."""
+        try:
+            presigned = self._retry(lambda: self.ctx.api.refresh_download_url(transfer_id, ticket),
+                                    "download-url refresh")
+        except AuthError:
+            log.info("the server refused the download ticket (too old, or another server's)")
+            self.ctx.journal.update(self.id, download_ticket=None)
+            return None
+        except NotFoundError:
+            raise NotFoundError("The sender deleted this transfer.", 404) from None
+        except GoneError:
+            raise GoneError("This transfer has expired; ask the sender to send it again.", 410) from None
+        log.info("download URL renewed through download-url/refresh (not counted as another download)")
+        self._store_url(presigned)
+        return presigned.url
+
+    def _renewed_url(self, transfer_id: str) -> str | None:
+        """The refresh extension when the server advertises it and we hold a ticket, else download-url."""
+        ticket = self.ctx.journal.get(self.id).download_ticket
+        if ticket and self.ctx.api.capabilities().download_refresh:
+            fresh = self._refreshed_url(transfer_id, ticket)
+            if fresh is not None:
+                return fresh
+            log.info("asking for a new download URL instead (counts as a download)")
+        elif ticket:
+            log.info("server has no download_refresh extension: asking for a new download URL "
+                     "(counts as a download)")
+        else:
+            log.info("no download ticket: asking for a new download URL (counts as a download)")
+        return self._new_url(transfer_id)
 
     # ranged download -------------------------------------------------------------------------------
     def _ranged(self, row: TransferRow, url: str, part_file: Path, key: bytes, fallback: str) -> Path:
@@ -240,9 +283,12 @@ class DownloadJob(JobSteps):
 
     def _first_range(self, fd: int, current: list[str]) -> list[RangeRow]:
         """GET the first range; its Content-Range tells the payload size. Plan the rest."""
+        tried = [current[0]]
+
         def attempt() -> tuple[int, int]:
             received = 0
-            with self.ctx.api.get_range(current[0], 0, RANGE_SIZE) as response:
+            tried[0] = self._live_url(current)
+            with self.ctx.api.get_range(tried[0], 0, RANGE_SIZE) as response:
                 total = self._total_from(response)
                 for chunk in response.iter_bytes(READ_CHUNK):
                     self._check()
@@ -253,7 +299,7 @@ class DownloadJob(JobSteps):
                 total = received  # the store ignored Range: that was the whole payload
             return received, total
 
-        received, total = self._retry(attempt, "first range", self._refresh_on_reject(current))
+        received, total = self._retry(attempt, "first range", self._refresh_on_reject(current, tried))
         os.fdatasync(fd)
         spans = [(0, received), *plan_ranges(received, total)]
         self.ctx.journal.set_ranges(self.id, spans)
@@ -273,30 +319,45 @@ class DownloadJob(JobSteps):
         length = response.headers.get("content-length")
         return int(length) if length else 0
 
-    def _refresh_on_reject(self, current: list[str]) -> Callable[[int, TransientError], None]:
+    def _renew(self, current: list[str], used: str, why: str) -> None:
+        """Replace ``used`` (the URL that failed or expired) in ``current``, once for all workers."""
+        with self._url_lock:
+            row = self.ctx.journal.get(self.id)
+            if row.download_url and row.download_url != used:
+                current[0] = row.download_url  # another worker renewed it meanwhile
+                return
+            log.info("%s: renewing the download URL", why)
+            fresh = self._renewed_url(row.transfer_id or "")
+            if fresh is None:
+                raise UrlRejectedError("the download URL expired and the server offers no new one")
+            current[0] = fresh
+
+    def _live_url(self, current: list[str]) -> str:
+        """``current[0]``, renewed first when the journal says it has expired (or is about to)."""
+        url = current[0]
+        expires = self.ctx.journal.get(self.id).download_url_expires
+        if expires is not None and time.time() >= expires - 1.0:
+            self._renew(current, url, "download URL expired")
+        return current[0]
+
+    def _refresh_on_reject(self, current: list[str],
+                           tried: list[str]) -> Callable[[int, TransientError], None]:
         def on_retry(attempt: int, error: TransientError) -> None:
             self.ctx.journal.update(self.id, attempts=self.ctx.journal.get(self.id).attempts + 1)
             if isinstance(error, UrlRejectedError):
-                with self._url_lock:
-                    row = self.ctx.journal.get(self.id)
-                    if row.download_url == current[0]:
-                        log.info("download URL refused: asking for a new one (counts as a download)")
-                        fresh = self._new_url(row.transfer_id or "")
-                        if fresh is None:
-                            raise error
-                        current[0] = fresh
-                    elif row.download_url:
-                        current[0] = row.download_url
+                self._renew(current, tried[0], "download URL refused (expired?)")
         return on_retry
 
     def _fetch_range(self, fd: int, span: RangeRow, current: list[str], abort: threading.Event) -> None:
         ctx = self.ctx
         expected = span.end - span.start
+        tried = [current[0]]
 
         def attempt() -> None:
             written = 0
             try:
-                with ctx.api.get_range(current[0], span.start, span.end) as response:
+                tried[0] = self._live_url(current)
+                with ctx.api.get_range(tried[0], span.start, span.end) as response:
                     if response.status_code != 206:
                         raise ApiError("The storage does not support ranged downloads.")
                     for chunk in response.iter_bytes():  # httpcore's 64 KiB reads, not re-chunked
@@ -316,7 +377,7 @@ class DownloadJob(JobSteps):
 
         def on_retry(number: int, error: TransientError) -> None:
             ctx.journal.range_attempt(self.id, span.start)
-            self._refresh_on_reject(current)(number, error)
+            self._refresh_on_reject(current, tried)(number, error)
 
         call_with_retry(attempt, ctx.retry, ctx.control.stop, on_retry, f"range {span.start}")
         os.fdatasync(fd)

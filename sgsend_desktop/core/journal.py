@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE transfers ADD COLUMN download_url TEXT;
     ALTER TABLE transfers ADD COLUMN download_url_expires REAL;
     """,
+    # v3: the download ticket of a receive (download_refresh extension: fresh URLs without a new count)
+    """
+    ALTER TABLE transfers ADD COLUMN download_ticket TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -107,6 +111,7 @@ class TransferRow:
     bytes_done: int
     download_url: str | None
     download_url_expires: float | None
+    download_ticket: str | None = field(default=None, repr=False)  # a bearer credential: not in reprs
 
 
 @dataclass(frozen=True)

@@ -170,3 +170,19 @@ def test_s3_processes_on_one_bucket_accept_each_others_tickets(seaweedfs: Seawee
         assert answer.status_code == 200, answer.text
         assert httpx.get(answer.json()["download_url"], timeout=30).content == payload
         assert count(first, transfer_id) == 1
+
+
+def test_ticket_signer_checks_age_id_and_secret() -> None:
+    from sgsend_desktop.server.tickets import TicketSigner
+
+    signer = TicketSigner(b"k" * 32, max_age=100)
+    ticket = signer.issue("0123456789ab", now=1_000_000)
+    assert len(ticket) == 86
+    assert signer.verify(ticket, "0123456789ab", now=1_000_000)
+    assert signer.verify(ticket, "0123456789ab", now=1_000_100)
+    assert not signer.verify(ticket, "0123456789ab", now=1_000_101)  # too old
+    assert signer.verify(ticket, "0123456789ab", now=1_000_000 - 300)  # clock skew allowed
+    assert not signer.verify(ticket, "0123456789ab", now=1_000_000 - 301)
+    assert not signer.verify(ticket, "0123456789ac", now=1_000_000)
+    assert not TicketSigner(b"j" * 32, max_age=100).verify(ticket, "0123456789ab", now=1_000_000)
+    assert signer.issue("0123456789ab", now=1_000_000) != ticket  # the nonce
