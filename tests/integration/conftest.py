@@ -136,3 +136,17 @@ def make_engine(tmp_path: Path) -> Iterator[Callable[..., TransferEngine]]:
 
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text())
+
+
+def hide_capabilities(monkeypatch: pytest.MonkeyPatch, **flags: bool) -> None:
+    """Make the client see a server without some extensions (as upstream), e.g. events=False."""
+    import dataclasses
+
+    from sgsend_desktop.core.api import Capabilities, SendApi
+
+    original = SendApi.capabilities
+
+    def reduced(self: SendApi, refresh: bool = False) -> Capabilities:
+        return dataclasses.replace(original(self, refresh), **flags)
+
+    monkeypatch.setattr(SendApi, "capabilities", reduced)

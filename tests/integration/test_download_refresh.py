@@ -3,7 +3,6 @@ without it, through a new download-url (counted), against real `sgsend serve` pr
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -12,12 +11,19 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sgsend_desktop.core.api import Capabilities, SendApi
 from sgsend_desktop.core.engine import TransferEngine
 from sgsend_desktop.core.model import TransferOptions, TransferState
 from tests.helpers.seaweed import SeaweedS3
 from tests.helpers.servers import ServerProc, running_server
-from tests.integration.conftest import FINISHED, MiB, make_file, sha256, wait_for, wait_state
+from tests.integration.conftest import (
+    FINISHED,
+    MiB,
+    hide_capabilities,
+    make_file,
+    sha256,
+    wait_for,
+    wait_state,
+)
 
 SHORT_URLS = ["--url-expiry", "2"]
 
@@ -115,12 +121,7 @@ def test_a_refused_ticket_falls_back_to_a_new_download_url(
 @pytest.fixture
 def no_download_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
     """The client sees a server without the download_refresh extension (as upstream)."""
-    original = SendApi.capabilities
-
-    def plain(self: SendApi, refresh: bool = False) -> Capabilities:
-        return dataclasses.replace(original(self, refresh), download_refresh=False)
-
-    monkeypatch.setattr(SendApi, "capabilities", plain)
+    hide_capabilities(monkeypatch, download_refresh=False)
 
 
 def test_without_the_extension_expired_urls_are_renewed_with_download_url(

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from sgsend_desktop.core.api import Capabilities, SendApi
 from sgsend_desktop.core.engine import TransferEngine
 from sgsend_desktop.core.model import EngineEvent, TransferState
 from tests.helpers.servers import ServerProc
-from tests.integration.conftest import FINISHED, MiB, make_file, sha256, test_stats, wait_for, wait_state
+from tests.integration.conftest import (
+    FINISHED,
+    MiB,
+    hide_capabilities,
+    make_file,
+    sha256,
+    test_stats,
+    wait_for,
+    wait_state,
+)
 
 
 def test_sender_hears_live_progress_and_the_download(disk_server: ServerProc,
@@ -47,13 +54,7 @@ def test_sender_hears_live_progress_and_the_download(disk_server: ServerProc,
 @pytest.fixture
 def no_extensions(monkeypatch: pytest.MonkeyPatch) -> None:
     """The client sees an upstream-like server: multipart, but no events / part-urls / list-parts."""
-    original = SendApi.capabilities
-
-    def plain(self: SendApi, refresh: bool = False) -> Capabilities:
-        caps = original(self, refresh)
-        return dataclasses.replace(caps, events=False, part_urls=False, list_parts=False)
-
-    monkeypatch.setattr(SendApi, "capabilities", plain)
+    hide_capabilities(monkeypatch, events=False, part_urls=False, list_parts=False)
 
 
 def test_without_extensions_resume_restarts_the_multipart_upload(
@@ -81,12 +82,7 @@ def test_without_extensions_resume_restarts_the_multipart_upload(
 @pytest.fixture
 def no_multipart(monkeypatch: pytest.MonkeyPatch) -> None:
     """The client sees a server that offers only the direct upload route."""
-    original = SendApi.capabilities
-
-    def direct_only(self: SendApi, refresh: bool = False) -> Capabilities:
-        return dataclasses.replace(original(self, refresh), multipart_upload=False)
-
-    monkeypatch.setattr(SendApi, "capabilities", direct_only)
+    hide_capabilities(monkeypatch, multipart_upload=False)
 
 
 def test_without_multipart_the_direct_route_carries_up_to_6_mb_and_says_so_above(
