@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sgsend_desktop.core import crypto
 from sgsend_desktop.core.download import partial_path, plain_path
 from sgsend_desktop.core.engine import TransferEngine
 from sgsend_desktop.core.journal import Journal
@@ -131,10 +132,16 @@ def test_changed_source_is_refused_on_resume(disk_server: ServerProc,
         with open(source, "ab") as handle:
             handle.write(b"x")
     else:
+        # Flip a byte inside a part the server already holds (parts finish out of order, so not
+        # necessarily part 1). A change in a part not yet sent would just upload the new content,
+        # consistently: GCM's tag is recomputed over the re-derived stream.
+        done = next(p for p in engine.journal.parts(sent) if p.state == "done")
+        position = done.offset + done.size // 2 - crypto.IV_SIZE - len(crypto.envelope_header(source.name))
         with open(source, "r+b") as handle:
-            first = handle.read(1)
-            handle.seek(0)
-            handle.write(bytes([first[0] ^ 0xFF]))
+            handle.seek(position)
+            byte = handle.read(1)
+            handle.seek(position)
+            handle.write(bytes([byte[0] ^ 0xFF]))
         os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     engine.resume(sent)
     snap = wait_state(engine, sent, FINISHED)
