@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QMessageLogContext, QObject, QTimer, QtMsgType, Signal, qInstallMessageHandler
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from sgsend_desktop import __version__
 from sgsend_desktop.gui.backend import Backend, open_backend
@@ -19,6 +19,7 @@ from sgsend_desktop.gui.background import BackgroundRunner
 from sgsend_desktop.gui.engine_bridge import EngineBridge
 from sgsend_desktop.gui.icons import app_icon
 from sgsend_desktop.gui.main_window import MainWindow
+from sgsend_desktop.gui.qt_guard import broken_pyside_message
 from sgsend_desktop.gui.settings import APPLICATION, ORGANIZATION, AppSettings
 from sgsend_desktop.gui.single_instance import SingleInstanceServer, forward_to_running
 from sgsend_desktop.gui.tray import TrayController, tray_available
@@ -194,6 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     qt_app = make_qapplication([sys.argv[0]])
     if forward_to_running(directory, list(args.links)):
         return 0
+    if refusal := broken_pyside_message():  # it would abort mid-transfer; say so before it does
+        logging.getLogger(__name__).error("%s", refusal)
+        QMessageBox.critical(None, "SGraph Send Desktop cannot start", refusal)
+        return 1
     qt_app.setQuitOnLastWindowClosed(False)  # closing to the tray keeps running; Quit ends it
     desktop = DesktopApp(directory)
     if not desktop.single_instance.listen() and forward_to_running(directory, list(args.links)):

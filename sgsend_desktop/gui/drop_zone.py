@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QFont
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -111,7 +111,7 @@ def deliver_drop(target: QWidget, paths: list[Path]) -> bool:
 
     Used by the self-test and the screenshot script to drive the real window. True if accepted.
     """
-    from PySide6.QtCore import QPointF, QUrl
+    from PySide6.QtCore import QUrl
     from PySide6.QtWidgets import QApplication
 
     mime = QMimeData()
@@ -120,10 +120,20 @@ def deliver_drop(target: QWidget, paths: list[Path]) -> bool:
     action = Qt.DropAction.CopyAction
     buttons = Qt.MouseButton.LeftButton
     modifiers = Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(centre, action, mime, buttons, modifiers)
+    enter = drag_enter_event(target.rect().center(), mime)
     QApplication.sendEvent(target, enter)
     if not enter.isAccepted():
         return False
     drop = QDropEvent(centre, action, mime, buttons, modifiers)
     QApplication.sendEvent(target, drop)
     return drop.isAccepted()
+
+
+def drag_enter_event(pos: QPoint, mime: QMimeData) -> QDragEnterEvent:
+    """A copy-drag entering at ``pos``: PySide6 ≥ 6.12 takes a QPointF (QPoint deprecated), older a QPoint."""
+    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    try:
+        return QDragEnterEvent(QPointF(pos), *args)  # type: ignore[call-overload,unused-ignore]
+    except TypeError:
+        return QDragEnterEvent(pos, *args)
+

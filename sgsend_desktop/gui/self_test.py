@@ -71,6 +71,12 @@ def _run(workdir: Path) -> int:
 
     app = make_qapplication([sys.argv[0]])
     _say(True, f"Qt {QApplication.platformName()} platform ready")
+    from sgsend_desktop.gui.qt_guard import broken_pyside_message
+
+    refusal = broken_pyside_message()
+    _say(refusal is None, refusal or "PySide6 reads of None-returning models keep their references")
+    if refusal:
+        return 1
     use_settings_dir(workdir / "settings")
     downloads = workdir / "downloads"
     downloads.mkdir()

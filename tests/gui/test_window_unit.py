@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -54,19 +53,14 @@ def test_drop_queues_rows_and_actions_follow_state(qtbot: QtBot, tmp_path: Path,
 
 
 def test_drop_zone_refuses_non_files(qtbot: QtBot, data_dir: Path) -> None:
-    from PySide6.QtCore import QMimeData, QPointF
-    from PySide6.QtGui import QDragEnterEvent
+    from PySide6.QtCore import QMimeData, QPoint
+
+    from sgsend_desktop.gui.drop_zone import drag_enter_event
 
     window, _engine = make_window(qtbot, data_dir)
     mime = QMimeData()
     mime.setText("hello")
-    event = QDragEnterEvent(
-        QPointF(5, 5),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
+    event = drag_enter_event(QPoint(5, 5), mime)
     QApplication.sendEvent(window.drop_zone, event)
     assert not event.isAccepted()
 
