@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 from sgsend_desktop import __version__
 from sgsend_desktop.core.errors import SendError
+from sgsend_desktop.core.filenames import clean_text
 
 Handler = Callable[[argparse.Namespace], int]
 COMMAND_MODULES = ("payload", "serve", "transfers")
@@ -51,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except SendError as error:
-        print(f"sgsend: {error}", file=sys.stderr)
+        print(f"sgsend: {clean_text(str(error), limit=1000)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("sgsend: interrupted", file=sys.stderr)

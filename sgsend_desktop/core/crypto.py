@@ -20,7 +20,6 @@ import os
 import re
 import secrets
 import tempfile
-import unicodedata
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, BinaryIO, cast
@@ -32,6 +31,7 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from sgsend_desktop.core.envelope import EnvelopeReader, envelope_header
 from sgsend_desktop.core.errors import IntegrityError, KeyFormatError, LocalIOError
+from sgsend_desktop.core.filenames import FILE_MODE, claim_final_name, open_private, safe_filename
 from sgsend_desktop.core.wordlist import WORDS
 
 __all__ = [
@@ -67,10 +67,6 @@ TAG_SIZE = 16
 OVERHEAD = IV_SIZE + TAG_SIZE  # payload size minus envelope size
 CHUNK_SIZE = 1024 * 1024
 
-# Files we create get the user's usual permissions (NamedTemporaryFile makes them 0600).
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-_FILE_MODE = 0o666 & ~_UMASK
 
 FRIENDLY_SALT = b"sgraph-send-v1"
 FRIENDLY_ITERATIONS = 600_000
@@ -308,8 +304,7 @@ def decrypt_chunks_to_dir(chunks: Iterable[bytes | bytearray | memoryview], key:
                                                  delete=False)
             temp_path = Path(handle.name)
         else:
-            fd = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            handle = os.fdopen(fd, "wb")
+            handle = os.fdopen(open_private(temp_path, reuse=True, truncate=True), "wb")
     except OSError as error:
         raise LocalIOError(f"cannot write in {out_dir}: {error.strerror or error}") from None
     try:
@@ -319,8 +314,8 @@ def decrypt_chunks_to_dir(chunks: Iterable[bytes | bytearray | memoryview], key:
             handle.write(decryptor.finish())
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temp_path, _FILE_MODE)
-        return _claim_final_name(temp_path, out_dir, safe_filename(decryptor.filename, fallback_name))
+            os.fchmod(handle.fileno(), FILE_MODE)  # the fd, not the path: a path may be swapped for a link
+        return claim_final_name(temp_path, out_dir, safe_filename(decryptor.filename, fallback_name))
     except OSError as error:
         raise LocalIOError(f"cannot write the file in {out_dir}: {error.strerror or error}") from None
     finally:
@@ -340,55 +335,6 @@ def decrypt_file(payload: Path, key: bytes, out_dir: Path, fallback_name: str = 
         return decrypt_chunks_to_dir(iter_file_blocks(reader), key, out_dir, fallback_name)
 
 
-# --- file names --------------------------------------------------------------------------------
-
-_UNSAFE_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"|?*]')
-_WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$", re.IGNORECASE)
-
-
-def safe_filename(name: str | None, fallback: str) -> str:
-    """A name from SGMETA made safe to create in a chosen folder.
-
-    Keeps only the last path component (no separators, no ``..``, no absolute paths), drops control
-    and reserved characters, and caps the length at 255 UTF-8 bytes keeping the extension.
-    """
-    if not name:
-        return fallback
-    name = unicodedata.normalize("NFC", name).replace("\\", "/").split("/")[-1]
-    name = _UNSAFE_CHARS.sub("_", name).strip().rstrip(".")
-    if name in ("", ".", "..") or _WINDOWS_RESERVED.match(name):
-        return fallback if name in ("", ".", "..") else f"_{name}"
-    stem, dot, suffix = name.rpartition(".")
-    if not dot or len(suffix.encode()) > 32:
-        stem, suffix = name, ""
-    while len((stem + (f".{suffix}" if suffix else "")).encode("utf-8")) > 255:
-        stem = stem[:-1]
-    return stem + (f".{suffix}" if suffix else "")
-
-
-def _claim_final_name(temp_path: Path, out_dir: Path, name: str) -> Path:
-    stem, suffix = _split_suffix(name)
-    for attempt in range(10_000):
-        candidate = out_dir / (name if attempt == 0 else f"{stem} ({attempt}){suffix}")
-        try:
-            os.link(temp_path, candidate)  # atomic and never replaces an existing file
-        except FileExistsError:
-            continue
-        except OSError:  # file systems without hard links: best effort no-overwrite rename
-            if candidate.exists():
-                continue
-            os.replace(temp_path, candidate)
-        return candidate
-    raise LocalIOError(f"too many files named like {name!r} in {out_dir}")
-
-
-def _split_suffix(name: str) -> tuple[str, str]:
-    if name.startswith(".") and name.count(".") == 1:
-        return name, ""
-    stem, dot, suffix = name.rpartition(".")
-    return (stem, f".{suffix}") if dot and stem else (name, "")
-
-
 @contextlib.contextmanager
 def _atomic_writer(destination: Path) -> Iterator[BinaryIO]:
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -398,7 +344,7 @@ def _atomic_writer(destination: Path) -> Iterator[BinaryIO]:
     try:
         with handle:
             yield handle  # type: ignore[misc]
-        os.chmod(temp_path, _FILE_MODE)
+            os.fchmod(handle.fileno(), FILE_MODE)
         os.replace(temp_path, destination)
     except OSError as error:
         raise LocalIOError(f"cannot write {destination}: {error.strerror or error}") from None
