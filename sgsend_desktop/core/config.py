@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -22,6 +23,9 @@ def data_dir() -> Path:
     configured = os.environ.get("SGSEND_DATA_DIR")
     path = Path(configured) if configured else Path(platformdirs.user_data_dir(APP_NAME))
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(OSError):  # a folder made earlier (or by hand) 0755: the journal is secret
+        if path.stat().st_uid == os.geteuid():
+            path.chmod(0o700)
     return path
 
 
@@ -37,6 +41,9 @@ def temp_dir(base: Path) -> Path:
     """Scratch space for zipped folders (removed when their transfer ends)."""
     path = base / "tmp"
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(OSError):  # a folder made earlier (or by hand) 0755: the journal is secret
+        if path.stat().st_uid == os.geteuid():
+            path.chmod(0o700)
     return path
 
 

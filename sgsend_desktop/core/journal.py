@@ -7,7 +7,9 @@ never stored here (see ``secrets.py``).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -150,6 +152,7 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        _make_private(path)
         self._lock = threading.RLock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.row_factory = sqlite3.Row
@@ -335,3 +338,17 @@ class Journal:
             db.execute("UPDATE ranges SET attempts = attempts + 1 WHERE transfer = ? AND start = ?",
                        (local_id, start))
             db.execute("UPDATE transfers SET attempts = attempts + 1 WHERE id = ?", (local_id,))
+
+
+def _make_private(path: Path) -> None:
+    """The journal holds presigned URLs and download tickets: owner-only, whatever the folder's mode or
+    the umask. SQLite gives its -wal and -shm files the database file's permissions."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for extra in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(extra, 0o600)
+

@@ -14,6 +14,7 @@ from PySide6.QtCore import QMessageLogContext, QObject, QTimer, QtMsgType, Signa
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from sgsend_desktop import __version__
+from sgsend_desktop.core.logsetup import configure_logging
 from sgsend_desktop.gui.backend import Backend, open_backend
 from sgsend_desktop.gui.background import BackgroundRunner
 from sgsend_desktop.gui.engine_bridge import EngineBridge
@@ -179,10 +180,7 @@ def _quit_on_signals(desktop: DesktopApp) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(
-        level=os.environ.get("SGSEND_LOG", "WARNING").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging()
     if args.self_test:
         from sgsend_desktop.gui.self_test import run_self_test
 
