@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--data-dir", type=Path, help="state directory (default: SGSEND_DATA_DIR or the platform data dir)"
     )
+    parser.add_argument("--links-fd", type=int, help=argparse.SUPPRESS)  # see hide_links_from_process_list
     parser.add_argument("--version", action="version", version=f"sgsend-desktop {__version__}")
     return parser
 
@@ -178,8 +179,38 @@ def _quit_on_signals(desktop: DesktopApp) -> None:
     wake.start(250)
 
 
+def hide_links_from_process_list(args: argparse.Namespace) -> None:
+    """Links carry their key, and a process's command line is readable by every user of the computer
+    (/proc/PID/cmdline) for as long as it runs. So the app starts itself again at once with the links
+    in a pipe instead of its arguments (POSIX; the exec keeps the pid). No return when it re-executes."""
+    if not args.links or os.name != "posix" or os.environ.get("SGSEND_KEEP_ARGV"):
+        return
+    read_end, write_end = os.pipe()
+    os.write(write_end, "\n".join(args.links).encode("utf-8"))  # far below a pipe's buffer
+    os.close(write_end)
+    os.set_inheritable(read_end, True)
+    rest = ["--links-fd", str(read_end)]
+    if args.data_dir is not None:
+        rest += ["--data-dir", str(args.data_dir)]
+    frozen = getattr(sys, "frozen", False)
+    program = [sys.executable] if frozen else [sys.executable, "-m", "sgsend_desktop.gui"]
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+    os.execv(program[0], program + rest)
+
+
+def links_from_fd(fd: int) -> list[str]:
+    with os.fdopen(fd, "rb") as pipe:
+        return [line for line in pipe.read(1 << 20).decode("utf-8", "replace").splitlines() if line.strip()]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if argv is None and not args.self_test:
+        hide_links_from_process_list(args)
+    if args.links_fd is not None:
+        args.links = links_from_fd(args.links_fd)
     configure_logging()
     if args.self_test:
         from sgsend_desktop.gui.self_test import run_self_test

@@ -133,7 +133,7 @@ def drag_enter_event(pos: QPoint, mime: QMimeData) -> QDragEnterEvent:
     """A copy-drag entering at ``pos``: PySide6 ≥ 6.12 takes a QPointF (QPoint deprecated), older a QPoint."""
     args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     try:
-        return QDragEnterEvent(QPointF(pos), *args)  # type: ignore[call-overload,unused-ignore]
+        return QDragEnterEvent(QPointF(pos), *args)  # type: ignore[call-overload,no-any-return,unused-ignore]
     except TypeError:
         return QDragEnterEvent(pos, *args)
 
