@@ -9,7 +9,10 @@ from typing import Any
 
 from sgsend_desktop.core.errors import SendError
 from sgsend_desktop.server.config import (
+    DEFAULT_ABANDONED_AFTER,
     DEFAULT_KEEPALIVE,
+    DEFAULT_MAX_EVENT_STREAMS,
+    DEFAULT_MAX_EVENT_STREAMS_PER_TRANSFER,
     DEFAULT_TICKET_MAX_AGE,
     DEFAULT_URL_EXPIRY,
     S3Settings,
@@ -51,6 +54,23 @@ def register(subparsers: Any) -> None:
         "--keepalive", type=float, default=DEFAULT_KEEPALIVE, help="SSE keep-alive interval, seconds"
     )
     parser.add_argument(
+        "--max-event-streams", type=int, default=DEFAULT_MAX_EVENT_STREAMS,
+        help="open event streams per process, 503 beyond (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-event-streams-per-transfer", type=int, default=DEFAULT_MAX_EVENT_STREAMS_PER_TRANSFER,
+        help="open event streams per transfer, 429 beyond (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-connections", type=int, default=None,
+        help="concurrent connections, 503 beyond (default: from the open-file limit, at most 4096)",
+    )
+    parser.add_argument(
+        "--abandoned-after", type=float, default=DEFAULT_ABANDONED_AFTER,
+        help="remove transfers left pending (never completed) this many idle seconds; 0 = never "
+        "(default 86400 = 24 h)",
+    )
+    parser.add_argument(
         "--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug")
     )
     parser.set_defaults(handler=run)
@@ -63,6 +83,12 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         raise SendError("--ticket-max-age must be between 1 second and 366 days")
     if args.keepalive <= 0:
         raise SendError("--keepalive must be positive")
+    if args.max_event_streams < 1 or args.max_event_streams_per_transfer < 1:
+        raise SendError("--max-event-streams and --max-event-streams-per-transfer must be at least 1")
+    if args.max_connections is not None and args.max_connections < 2:
+        raise SendError("--max-connections must be at least 2")
+    if args.abandoned_after < 0:
+        raise SendError("--abandoned-after must be 0 (never) or a number of seconds")
     s3 = None
     if args.storage == "s3":
         if not args.s3_bucket:
@@ -88,6 +114,10 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         url_expiry=args.url_expiry,
         keepalive=args.keepalive,
         ticket_max_age=args.ticket_max_age,
+        max_event_streams=args.max_event_streams,
+        max_event_streams_per_transfer=args.max_event_streams_per_transfer,
+        max_connections=args.max_connections,
+        abandoned_after=args.abandoned_after,
         test_hooks=os.environ.get("SGSEND_TEST_HOOKS") == "1",
     )
 

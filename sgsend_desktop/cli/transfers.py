@@ -2,14 +2,14 @@
 
 Links and saved paths go to stdout (one per line); progress and notes go to stderr (a redrawn bar
 when stderr is a terminal, plain lines otherwise). With no server configured (``--server`` or
-``SGSEND_SERVER``) the embedded local server runs for the duration of the command.
+``SGSEND_SERVER``) the local server of the data dir is used (``core/local_server.py``): the one the
+desktop app runs, else one started for the duration of the command, on the data dir's kept port;
+``--lan`` or ``SGSEND_SHARE_LAN=1`` shares it on the local network.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import re
 import sys
 import threading
@@ -24,7 +24,10 @@ from sgsend_desktop.core import config, crypto
 from sgsend_desktop.core.api import SendApi
 from sgsend_desktop.core.engine import TransferEngine, share_link_for
 from sgsend_desktop.core.errors import LinkError, NotFoundError, SendError
+from sgsend_desktop.core.filenames import clean_text
 from sgsend_desktop.core.links import ShareLink, parse_link
+from sgsend_desktop.core.local_server import LocalEndpoint, open_local_server, share_lan_from_env
+from sgsend_desktop.core.logsetup import configure_logging
 from sgsend_desktop.core.model import Direction, EngineEvent, TransferOptions, TransferSnapshot, TransferState
 
 WAIT_DONE = (TransferState.DONE, TransferState.FAILED, TransferState.CANCELLED, TransferState.PAUSED)
@@ -37,6 +40,9 @@ def _add_server_args(parser: argparse.ArgumentParser, workers: bool = True) -> N
                         help="server URL (default: $SGSEND_SERVER, else the embedded local server)")
     parser.add_argument("--token", help="access token (default: $SGSEND_TOKEN)")
     if workers:
+        parser.add_argument("--lan", action="store_true", default=None,
+                            help="without a server: share the local server on the local network, "
+                                 "links carry this computer's network address (default: $SGSEND_SHARE_LAN=1)")
         parser.add_argument("--workers", type=int, default=4, help="parallel part workers (default 4)")
         parser.add_argument("--limit", type=parse_rate, default=None, metavar="RATE",
                             help="bandwidth limit in bytes/s (suffix K, M or G allowed)")
@@ -44,11 +50,14 @@ def _add_server_args(parser: argparse.ArgumentParser, workers: bool = True) -> N
 
 def register(sub: Any) -> None:
     send = sub.add_parser("send", help="encrypt and upload files or folders; print their share links")
-    send.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    send.add_argument("paths", nargs="*", type=Path, metavar="PATH")  # "*": see _friendly_form
     send.add_argument("--max-downloads", type=int, default=0, help="0 = unlimited")
     send.add_argument("--expires", type=parse_expiry, default=None, help="1h, 1d, 7d, ... or an ISO date")
     send.add_argument("--link-only", action="store_true", help="print the link and the key on separate lines")
-    send.add_argument("--friendly", action="store_true", help="use a word-word-NNNN key")
+    send.add_argument("--friendly", nargs="?", const="web", default=None, metavar="web|strong",
+                      help="a word key instead of a random one: word-word-NNNN (web, the default: the web "
+                           "UI opens it, but it can be guessed in minutes) or five words (strong: resists "
+                           "guessing; only this app opens it)")
     send.add_argument("--no-delete-auth", action="store_true", help="do not allow deleting it later")
     _add_server_args(send)
     send.set_defaults(handler=run_send)
@@ -108,34 +117,38 @@ def parse_rate(text: str) -> int:
 
 # running the engine --------------------------------------------------------------------------------------
 def _setup_logging() -> None:
-    level = os.environ.get("SGSEND_LOG_LEVEL", "WARNING").upper()
-    logging.basicConfig(level=level, stream=sys.stderr, format="sgsend: %(levelname)s %(name)s: %(message)s")
+    configure_logging("sgsend: ")
 
 
 @contextmanager
-def _server(args: argparse.Namespace, data_dir: Path) -> Iterator[tuple[str, bool]]:
-    """(server url, embedded?) — the embedded local server lives for the duration of the command."""
+def _server(args: argparse.Namespace, data_dir: Path) -> Iterator[tuple[str, LocalEndpoint | None]]:
+    """(server url, the local server or None) — without a configured server, the data dir's local
+    server: the running desktop app's, else one that lives for the duration of the command."""
     url = (getattr(args, "server", None) or config.configured_server() or "").rstrip("/")
     if url:
-        yield url, False
+        yield url, None
         return
-    from sgsend_desktop.server.embedded import start_embedded_server
-
-    server = start_embedded_server(config.embedded_server_dir(data_dir))
+    lan = getattr(args, "lan", None)
+    server = open_local_server(data_dir, lan=share_lan_from_env() if lan is None else lan)
+    for note in server.notes:
+        print(f"sgsend: {note}", file=sys.stderr)
+    reach = "on the local network" if server.endpoint.lan else "only on this computer"
     print(f"sgsend: no server configured (--server or SGSEND_SERVER): using the embedded local server "
-          f"at {server.url} for this command", file=sys.stderr)
+          f"at {server.url}; its links open {reach}, while SGraph Send runs it", file=sys.stderr)
     try:
-        yield server.url, True
+        yield server.url, server.endpoint
     finally:
         server.stop()
 
 
 @contextmanager
-def _engine(args: argparse.Namespace, data_dir: Path, server_url: str) -> Iterator[TransferEngine]:
-    token = getattr(args, "token", None) or config.configured_token()
+def _engine(args: argparse.Namespace, data_dir: Path, server_url: str,
+            local: LocalEndpoint | None = None) -> Iterator[TransferEngine]:
+    token = local.token if local is not None else getattr(args, "token", None) or config.configured_token()
     limit = getattr(args, "limit", None)
     engine = TransferEngine(data_dir, server_url, token, workers=getattr(args, "workers", 4) or 4,
-                            upload_limit_bps=limit, download_limit_bps=limit, max_active_transfers=2)
+                            upload_limit_bps=limit, download_limit_bps=limit, max_active_transfers=2,
+                            local=local)
     try:
         yield engine
     finally:
@@ -151,10 +164,19 @@ class ProgressPrinter:
         self._lock = threading.Lock()
         self._last_line: dict[str, float] = {}
         self._drawn = False
+        self._reconnect: dict[str, float] = {}  # id → the next try last announced (reconnecting rows)
 
     def __call__(self, event: EngineEvent) -> None:
         snap = event.snapshot
         with self._lock:
+            if snap.reconnecting and event.kind in ("progress", "changed"):
+                self._reconnecting(snap)
+                return
+            if snap.id in self._reconnect and not snap.state.is_active:
+                del self._reconnect[snap.id]  # paused, failed...: that line follows
+            elif snap.id in self._reconnect and event.kind == "progress":
+                del self._reconnect[snap.id]
+                self._line(f"{snap.id} {snap.name}: the server answers again, continuing")
             if event.kind == "progress":
                 self._progress(snap)
             elif event.kind in ("done", "failed") or (event.kind == "changed" and snap.state in
@@ -179,6 +201,23 @@ class ProgressPrinter:
             self._last_line[snap.id] = now
             self._stream.write(text + "\n")
             self._stream.flush()
+
+    def _reconnecting(self, snap: TransferSnapshot) -> None:
+        """The server is away: "Cannot reach HOST (why) — reconnecting in 40 s" (the bar's line on a
+        terminal, counting down; otherwise one line per planned try)."""
+        at = snap.reconnect_at or 0.0
+        left = round(at - time.time())
+        when = "now" if left <= 0 else f"in {left} s" if left < 60 else \
+            f"in {left // 60} min {left % 60:02d} s"
+        text = f"{snap.id} {snap.name}: {snap.reconnect_reason or 'the server cannot be reached'} — " \
+               f"reconnecting {when}"
+        if self._tty:
+            self._stream.write(f"\r{text}\x1b[K")
+            self._stream.flush()
+            self._drawn = True
+        elif self._reconnect.get(snap.id) != at:
+            self._line(text)
+        self._reconnect[snap.id] = at
 
     def _line(self, text: str) -> None:
         if self._drawn:
@@ -216,28 +255,44 @@ def _report(snaps: Sequence[TransferSnapshot], link_only: bool = False) -> int:
             reason = snap.error or snap.state.value
             hint = f" (run `sgsend resume {snap.id}` to continue)" if snap.state in (
                 TransferState.PAUSED, TransferState.FAILED) else ""
-            print(f"sgsend: {snap.name}: {reason}{hint}", file=sys.stderr)
+            print(f"sgsend: {clean_text(snap.name)}: {clean_text(reason, 1000)}{hint}", file=sys.stderr)
     sys.stdout.flush()
     return status
 
 
-def _mark_embedded(engine: TransferEngine, ids: Sequence[str]) -> None:
-    for local_id in ids:
-        row = engine.journal.get(local_id)
-        engine.journal.update(local_id, options={**row.options, "embedded_server": True})
+FRIENDLY_WARNING = (
+    "sgsend: warning: a word-word-NNNN key can be guessed in minutes by anyone who learns the transfer id "
+    "(a link without its key, or the server): only for files that need little protection; "
+    "--friendly=strong resists guessing (the web UI cannot open it)"
+)
+STRONG_NOTE = "sgsend: note: a five-word key opens in sgsend and SGraph Send Desktop, not in the web UI"
+
+
+def _friendly_form(args: argparse.Namespace) -> str | None:
+    """None, "web" or "strong". ``--friendly FILE`` (a path right after the flag) still means the web form
+    and sends FILE: the flag's value is optional, so argparse takes the next word for it."""
+    form = args.friendly
+    if form is not None and form not in ("web", "strong"):
+        args.paths.insert(0, Path(form))
+        form = "web"
+    if not args.paths:
+        raise SystemExit("sgsend send: error: the following arguments are required: PATH")
+    return None if form is None else str(form)
 
 
 def run_send(args: argparse.Namespace) -> int:
     _setup_logging()
     data_dir = config.data_dir()
+    form = _friendly_form(args)
+    if form is not None:
+        print(STRONG_NOTE if form == "strong" else FRIENDLY_WARNING, file=sys.stderr)
     options = TransferOptions(max_downloads=args.max_downloads, expires_at=args.expires,
-                              friendly_key=args.friendly, delete_auth=not args.no_delete_auth)
-    with _server(args, data_dir) as (url, embedded), _engine(args, data_dir, url) as engine:
+                              friendly_key=form is not None, strong_friendly=form == "strong",
+                              delete_auth=not args.no_delete_auth)
+    with _server(args, data_dir) as (url, local), _engine(args, data_dir, url, local) as engine:
         engine.subscribe(ProgressPrinter())
         engine.start()
         ids = engine.send(args.paths, options)
-        if embedded:
-            _mark_embedded(engine, ids)
         print("sgsend: sending " + ", ".join(ids) + " (resume with `sgsend resume ID` if interrupted)",
               file=sys.stderr)
         return _report(_wait(engine, ids), link_only=args.link_only)
@@ -248,13 +303,11 @@ def run_get(args: argparse.Namespace) -> int:
     data_dir = config.data_dir()
     link = parse_link(args.link, args.key)  # a bad link fails here, before any server starts
     link.require_key()
-    with _server(args, data_dir) as (url, embedded), _engine(args, data_dir, url) as engine:
+    with _server(args, data_dir) as (url, local), _engine(args, data_dir, url, local) as engine:
         engine.subscribe(ProgressPrinter())
         engine.start()
         # an explicit --server wins over the link's host (as for `delete`); SGSEND_SERVER does not
         local_id = engine.receive(args.link, args.key, args.output_dir, server=args.server or None)
-        if embedded:
-            _mark_embedded(engine, [local_id])
         print(f"sgsend: receiving {local_id}", file=sys.stderr)
         return _report(_wait(engine, [local_id]))
 
@@ -279,8 +332,8 @@ def run_list(args: argparse.Namespace) -> int:
 def run_resume(args: argparse.Namespace) -> int:
     _setup_logging()
     data_dir = config.data_dir()
-    with _server(args, data_dir) as (url, embedded), _engine(args, data_dir, url) as engine:
-        engine.start()
+    with _server(args, data_dir) as (url, local), _engine(args, data_dir, url, local) as engine:
+        engine.start()  # transfers made on the local server follow it (TransferEngine.server_for)
         if args.all:
             ids = [r.id for r in engine.journal.all()
                    if r.state in (TransferState.PAUSED, TransferState.FAILED)]
@@ -289,10 +342,6 @@ def run_resume(args: argparse.Namespace) -> int:
         if not ids:
             print("sgsend: nothing to resume", file=sys.stderr)
             return 0
-        for local_id in ids:
-            row = engine.journal.get(local_id)
-            if row.options.get("embedded_server") and embedded:
-                engine.journal.update(local_id, server_url=url)
         engine.subscribe(ProgressPrinter())
         for local_id in ids:
             engine.resume(local_id)
@@ -345,7 +394,8 @@ def run_delete(args: argparse.Namespace) -> int:
     server = (args.server or link.base_url or config.configured_server() or "").rstrip("/")
     if not server:
         raise SendError("This link names no server; give one with --server.")
-    api = SendApi(server, args.token or config.configured_token())
+    # Deleting needs the delete-auth secret, never the access token: a link's host may be anyone's.
+    api = SendApi(server, None)
     try:
         status = api.delete(link.transfer_id, crypto.delete_auth(key, link.transfer_id))
     finally:

@@ -2,14 +2,19 @@
 
 One method per route; each returns a small dataclass and maps failures onto ``core.errors``:
 401/403 → AuthError, 404 → NotFoundError, 409 → ConflictError, 410 → GoneError, 413 →
-PayloadTooLargeError, 5xx/429/timeouts/connection errors → TransientError. A presigned URL the store
-refuses with 403 (expired or signed for another request) raises UrlRejectedError, a TransientError:
-fetch a fresh URL and try again. The key never appears in any request.
+PayloadTooLargeError, 5xx/429/timeouts/dropped connections → TransientError; a connection that cannot
+even be opened (refused, name not found, connect timeout) → UnreachableError, a TransientError the jobs
+wait out without a retry limit (``core/reconnect.py``). A presigned URL the store refuses with 403
+(expired or signed for another request) raises UrlRejectedError, a TransientError: fetch a fresh URL
+and try again. The key never appears in any request.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import ssl
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,12 +31,16 @@ from sgsend_desktop.core.errors import (
     NotFoundError,
     PayloadTooLargeError,
     TransientError,
+    UnreachableError,
 )
+from sgsend_desktop.core.filenames import clean_text
 
 log = logging.getLogger(__name__)
 TOKEN_HEADER = "x-sgraph-access-token"
 DELETE_AUTH_HEADER = "x-sgraph-transfer-delete-auth"
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=120.0)
+PROBE_TIMEOUT = httpx.Timeout(connect=5.0, read=10.0, write=10.0, pool=10.0)
+_ERRNO_TEXT = re.compile(r"\[Errno -?\d+\]\s*(.+)")
 
 
 class UrlRejectedError(TransientError):
@@ -96,6 +105,11 @@ class UploadedPart:
 
 
 def _detail(response: httpx.Response) -> str:
+    """The server's own words about an error, made safe to print (no escapes, one line, bounded)."""
+    return clean_text(_raw_detail(response), limit=200)
+
+
+def _raw_detail(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:
@@ -104,6 +118,68 @@ def _detail(response: httpx.Response) -> str:
     if isinstance(detail, str):
         return detail
     return str(detail)[:200] if detail is not None else response.reason_phrase
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host:port`` of a URL: the key of the engine's per-host offline gate."""
+    parsed = httpx.URL(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    return f"{parsed.scheme}://{parsed.host}:{port}"
+
+
+def _host_of(url: str) -> str:
+    parsed = httpx.URL(url)
+    return f"{parsed.host}:{parsed.port}" if parsed.port else parsed.host
+
+
+def _why(error: BaseException) -> str:
+    """A transport failure in a few lowercase words: "connection refused", "no answer in time"..."""
+    if isinstance(error, httpx.TimeoutException):
+        return "no answer in time"
+    text = str(error).strip()
+    match = _ERRNO_TEXT.search(text)
+    if match:
+        text = match.group(1)
+    text = text.rstrip(".") or type(error).__name__
+    return text[:1].lower() + text[1:]
+
+
+def _is_tls_failure(error: BaseException) -> bool:
+    seen: BaseException | None = error
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """The connection could not be opened at all (a TLS/certificate failure is no outage: excluded)."""
+    return isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout)) and not _is_tls_failure(error)
+
+
+def transport_error(error: httpx.TransportError, what: str, url: str) -> TransientError:
+    """One sentence for an httpx transport failure: UnreachableError when no connection could be made,
+    else a TransientError (the connection broke or timed out mid-request)."""
+    host = _host_of(url)
+    if is_unreachable(error):
+        return UnreachableError(f"Cannot reach {host} ({_why(error)})", origin_of(url))
+    return TransientError(f"{what} failed: the connection to {host} broke ({_why(error)})")
+
+
+def probe_origin(origin: str) -> str | None:
+    """Can a connection to ``origin`` be opened? None when something answers (any HTTP status, even
+    an error, counts), else why not, in one sentence. The offline gates' probe (``core/reconnect.py``):
+    a throwaway client (probes are rare) with the same proxy settings as the real requests."""
+    try:
+        with httpx.Client(timeout=PROBE_TIMEOUT, follow_redirects=False) as client:
+            client.head(origin + "/")
+    except httpx.TransportError as error:
+        if is_unreachable(error):
+            return f"Cannot reach {_host_of(origin)} ({_why(error)})"
+    return None
 
 
 def raise_for_status(response: httpx.Response, what: str) -> None:
@@ -132,15 +208,22 @@ class SendApi:
     """The client for one server. Thread-safe (httpx.Client is); share one per engine."""
 
     def __init__(self, base_url: str, token: str | None = None, pool_size: int = 8,
-                 timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> None:
+                 timeout: httpx.Timeout = DEFAULT_TIMEOUT, event_streams: int = 4) -> None:
+        """``pool_size``: parallel transfer requests; ``event_streams``: SSE streams open at once."""
         self.base_url = base_url.rstrip("/")
         self._token = token
         limits = httpx.Limits(max_connections=pool_size + 4, max_keepalive_connections=pool_size + 4)
         self._http = httpx.Client(timeout=timeout, limits=limits, follow_redirects=False)
+        self._event_streams = max(1, event_streams)
+        self._events_http: httpx.Client | None = None
+        self._events_lock = threading.Lock()
         self._capabilities: Capabilities | None = None
 
     def close(self) -> None:
         self._http.close()
+        with self._events_lock:
+            if self._events_http is not None:
+                self._events_http.close()
 
     # plumbing ------------------------------------------------------------------------------------
     def absolute(self, url: str) -> str:
@@ -158,7 +241,7 @@ class SendApi:
             response = self._http.request(method, self.absolute(path), json=json, content=content,
                                           headers=self._headers(headers))
         except httpx.TransportError as error:
-            raise TransientError(f"{what} failed: cannot reach {self.base_url} ({error!r})") from error
+            raise transport_error(error, what, self.absolute(path)) from error
         raise_for_status(response, what)
         return response
 
@@ -230,7 +313,7 @@ class SendApi:
                 raise_for_status(response, "Downloading the file")
                 yield response
         except httpx.TransportError as error:
-            raise TransientError(f"Downloading the file failed: {error!r}") from error
+            raise transport_error(error, "Downloading the file", url) from error
 
     def delete(self, transfer_id: str, delete_auth: str) -> str:
         body = self._json("DELETE", f"/api/transfers/delete/{transfer_id}", "Deleting the transfer",
@@ -287,7 +370,22 @@ class SendApi:
 
     @property
     def http(self) -> httpx.Client:
+        """The client of the transfer requests: every request on it ends (no long-lived streams)."""
         return self._http
+
+    @property
+    def events_http(self) -> httpx.Client:
+        """The client of the long-lived event streams, with a pool of its own (``event_streams``
+        connections): however many streams are open, they never take a connection from ``http``."""
+        with self._events_lock:
+            if self._events_http is None:
+                limits = httpx.Limits(max_connections=self._event_streams,
+                                      max_keepalive_connections=self._event_streams)
+                self._events_http = httpx.Client(timeout=DEFAULT_TIMEOUT, limits=limits,
+                                                 follow_redirects=False)
+                if self._http.is_closed:
+                    self._events_http.close()
+            return self._events_http
 
     # presigned storage requests ------------------------------------------------------------------
     def put_part(self, url: str, body: bytes | Iterable[bytes], size: int) -> str:
@@ -295,7 +393,7 @@ class SendApi:
         try:
             response = self._http.put(url, content=body, headers={"content-length": str(size)})
         except httpx.TransportError as error:
-            raise TransientError(f"Uploading a part failed: {error!r}") from error
+            raise transport_error(error, "Uploading a part", url) from error
         if response.status_code == 403:
             raise UrlRejectedError("the storage refused the part upload URL (expired?)")
         raise_for_status(response, "Uploading a part")
@@ -317,7 +415,7 @@ class SendApi:
                 raise_for_status(response, "Downloading the file")
                 yield response
         except httpx.TransportError as error:
-            raise TransientError(f"Downloading the file failed: {error!r}") from error
+            raise transport_error(error, "Downloading the file", url) from error
 
 
 def _presigned_download(api: SendApi, body: dict[str, Any]) -> PresignedUrl:

@@ -8,6 +8,16 @@ Payload layout (what the SGraph Send browser UI writes and reads)::
 One GCM message covers the whole envelope, so it can be produced and checked as a stream in constant
 memory. Plaintext is only "final" once the tag at the very end verifies: ``decrypt_chunks_to_dir`` writes
 to a hidden temporary file and renames it only then.
+
+Friendly keys come in two forms (docs/format.md, "Friendly keys" has the search costs):
+
+* upstream ``word-word-NNNN`` (what the web UI makes and opens): key = PBKDF2(token, 600k), transfer
+  id = first 6 bytes of SHA-256(token). The id is a *fast* oracle: whoever knows it (a link without its
+  key, the server's storage) searches the ~10^9 tokens in minutes on a laptop.
+* strong ``word-word-word-word-word-NNNN`` (ours, app to app; the web UI cannot open it): one scrypt
+  (N=2^17, r=8, p=1: 128 MiB, ~0.5 s) gives both the key (bytes 0..31) and the transfer id (bytes
+  32..37), so every guess costs a scrypt, over 3.4 x 10^16 tokens. Links carry the id (``#ID/TOKEN``)
+  so that parsing one never runs the KDF.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import hashlib
 import os
 import re
@@ -28,6 +39,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import AEADDecryptionContext, Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from sgsend_desktop.core.envelope import EnvelopeReader, envelope_header
 from sgsend_desktop.core.errors import IntegrityError, KeyFormatError, LocalIOError
@@ -53,7 +65,10 @@ __all__ = [
     "friendly_transfer_id",
     "generate_friendly_token",
     "generate_key",
+    "generate_strong_token",
     "is_friendly_token",
+    "is_strong_token",
+    "is_upstream_token",
     "iter_encrypted_payload",
     "iter_file_blocks",
     "payload_size",
@@ -70,7 +85,15 @@ CHUNK_SIZE = 1024 * 1024
 
 FRIENDLY_SALT = b"sgraph-send-v1"
 FRIENDLY_ITERATIONS = 600_000
-_FRIENDLY_RE = re.compile(r"^[a-z]+-[a-z]+-\d{4}$")
+STRONG_SALT = b"sgsend-strong-friendly-v1"
+STRONG_SCRYPT_N = 2**17           # 128 MiB and ~0.5 s per derivation (r=8): every guess pays both
+STRONG_SCRYPT_R = 8
+STRONG_SCRYPT_P = 1
+STRONG_WORDS = 5                  # what we generate; readers accept 4 to 8 words
+# ASCII digits only and no trailing newline (``\d`` and ``$`` would let "apple-mango-١٢٣٤\n" through,
+# which the web UI's /^[a-z]+-[a-z]+-\d{4}$/ does not accept).
+_FRIENDLY_RE = re.compile(r"[a-z]+-[a-z]+-[0-9]{4}")
+_STRONG_RE = re.compile(r"[a-z]+(?:-[a-z]+){3,7}-[0-9]{4}")
 _KEY_RE = re.compile(r"^[A-Za-z0-9_-]{43}=?$")
 
 
@@ -104,29 +127,67 @@ def decode_key(text: str) -> bytes:
     return key
 
 
+def is_upstream_token(text: str) -> bool:
+    """``word-word-NNNN``: the web UI's friendly key (its id derives from it quickly)."""
+    return _FRIENDLY_RE.fullmatch(text) is not None
+
+
+def is_strong_token(text: str) -> bool:
+    """``word-word-word-word(-word…)-NNNN`` (4 to 8 words): our strong friendly key."""
+    return _STRONG_RE.fullmatch(text) is not None
+
+
 def is_friendly_token(text: str) -> bool:
-    return bool(_FRIENDLY_RE.match(text))
+    """Either friendly form: key text that is words and digits rather than 43 base64url characters."""
+    return is_upstream_token(text) or is_strong_token(text)
 
 
 def generate_friendly_token() -> str:
+    """An upstream-form token from the web UI's own word list (one the web UI could have made)."""
     first, second = secrets.choice(WORDS), secrets.choice(WORDS)
     return f"{first}-{second}-{secrets.randbelow(10_000):04d}"
 
 
+def generate_strong_token() -> str:
+    """A strong-form token: five words and four digits (320^5 x 10^4 = 3.4 x 10^16, about 2^55)."""
+    words = "-".join(secrets.choice(WORDS) for _ in range(STRONG_WORDS))
+    return f"{words}-{secrets.randbelow(10_000):04d}"
+
+
+@functools.lru_cache(maxsize=16)
+def _strong_material(token: str) -> bytes:
+    """scrypt(token): 32 key bytes then 6 transfer-id bytes (one slow derivation serves both)."""
+    kdf = Scrypt(salt=STRONG_SALT, length=KEY_SIZE + 6, n=STRONG_SCRYPT_N, r=STRONG_SCRYPT_R,
+                 p=STRONG_SCRYPT_P)
+    return kdf.derive(token.encode("ascii"))
+
+
 def friendly_key(token: str) -> bytes:
-    """PBKDF2-HMAC-SHA256(token, "sgraph-send-v1", 600k) as upstream's web UI derives it."""
-    if not is_friendly_token(token):
-        raise KeyFormatError(f"{token!r} is not a friendly key (word-word-NNNN)")
-    kdf = PBKDF2HMAC(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=FRIENDLY_SALT,
-                     iterations=FRIENDLY_ITERATIONS)
-    return kdf.derive(token.encode("utf-8"))
+    """The key a friendly token names. Slow either way: call it off the GUI thread.
+
+    Upstream form: PBKDF2-HMAC-SHA256(token, "sgraph-send-v1", 600k) as the web UI derives it.
+    Strong form: the first 32 bytes of scrypt(token, "sgsend-strong-friendly-v1", N=2^17, r=8, p=1).
+    """
+    if is_upstream_token(token):
+        kdf = PBKDF2HMAC(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=FRIENDLY_SALT,
+                         iterations=FRIENDLY_ITERATIONS)
+        return kdf.derive(token.encode("utf-8"))
+    if is_strong_token(token):
+        return _strong_material(token)[:KEY_SIZE]
+    raise KeyFormatError(f"{token!r} is not a friendly key (word-word-NNNN)")
 
 
 def friendly_transfer_id(token: str) -> str:
-    """First 6 bytes of SHA-256(token), lowercase hex: the transfer id a friendly token names."""
-    if not is_friendly_token(token):
-        raise KeyFormatError(f"{token!r} is not a friendly key (word-word-NNNN)")
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()[:12]
+    """The transfer id a friendly token names, 12 lowercase hex characters.
+
+    Upstream form: the first 6 bytes of SHA-256(token) (fast: this is what makes it weak).
+    Strong form: bytes 32..37 of the same scrypt as the key (slow: ~0.5 s, off the GUI thread).
+    """
+    if is_upstream_token(token):
+        return hashlib.sha256(token.encode("utf-8")).hexdigest()[:12]
+    if is_strong_token(token):
+        return _strong_material(token)[KEY_SIZE:].hex()
+    raise KeyFormatError(f"{token!r} is not a friendly key (word-word-NNNN)")
 
 
 def resolve_key(text: str) -> bytes:

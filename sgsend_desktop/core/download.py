@@ -38,10 +38,10 @@ from sgsend_desktop.core.errors import (
     SendError,
     TransientError,
 )
+from sgsend_desktop.core.filenames import open_private
 from sgsend_desktop.core.jobs import JobContext, JobSteps
 from sgsend_desktop.core.journal import RangeRow, TransferRow
 from sgsend_desktop.core.model import TransferState
-from sgsend_desktop.core.retry import call_with_retry
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -92,7 +92,7 @@ class DownloadJob(JobSteps):
             # would count one more download and could hit max_downloads.
             log.info("all ranges are on disk: decrypting without asking the server again")
             url = row.download_url
-        caps = ctx.api.capabilities()
+        caps = self._retry(ctx.api.capabilities, "capabilities")
         if url is None and row.download_ticket and caps.download_refresh:
             # a resumed download whose URL expired: its grant was counted already (max_downloads may
             # well be reached by now, by this very download), so renew it rather than ask info/download-url
@@ -217,7 +217,7 @@ class DownloadJob(JobSteps):
         dest = part_file.parent
         current = [url]
         ranges = ctx.journal.ranges(self.id)
-        fd = os.open(part_file, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = open_private(part_file, reuse=bool(ranges))  # ours, or refused
         try:
             if not ranges:
                 ranges = self._first_range(fd, current)
@@ -226,7 +226,7 @@ class DownloadJob(JobSteps):
             ctx.progress.reset(total, sent=done, confirmed=done)
             prefix = _Prefix(ranges)
             pending = [r for r in ranges if r.state != "done"]  # ordered by start
-            abort = threading.Event()
+            abort = self.abort = threading.Event()
 
             def fetch(span: RangeRow) -> None:
                 if abort.is_set() or ctx.control.stop.is_set():
@@ -250,6 +250,7 @@ class DownloadJob(JobSteps):
                 abort.set()  # no-op when everything finished; else stop the workers at once
                 prefix.fail(None)
                 pool.shutdown(wait=True, cancel_futures=True)
+                self.abort = None
         finally:
             os.close(fd)
 
@@ -379,7 +380,7 @@ class DownloadJob(JobSteps):
             ctx.journal.range_attempt(self.id, span.start)
             self._refresh_on_reject(current, tried)(number, error)
 
-        call_with_retry(attempt, ctx.retry, ctx.control.stop, on_retry, f"range {span.start}")
+        self._retry(attempt, f"range {span.start}", on_retry, abort)
         os.fdatasync(fd)
         ctx.journal.range_done(self.id, span.start)
         ctx.progress.add_confirmed(expected)

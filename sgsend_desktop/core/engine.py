@@ -25,12 +25,15 @@ from sgsend_desktop.core import config, crypto
 from sgsend_desktop.core.api import SendApi
 from sgsend_desktop.core.bandwidth import BandwidthLimiter
 from sgsend_desktop.core.download import DownloadJob, partial_path, plain_path
-from sgsend_desktop.core.errors import CancelledError, ConflictError, LocalIOError, SendError
+from sgsend_desktop.core.errors import ApiError, CancelledError, ConflictError, LocalIOError, SendError
 from sgsend_desktop.core.events import EventListener, ServerEvent
 from sgsend_desktop.core.jobs import JobContext, JobControl
 from sgsend_desktop.core.journal import Journal, TransferRow
 from sgsend_desktop.core.links import ShareLink, make_link, parse_link
+from sgsend_desktop.core.local_server import LocalEndpoint
 from sgsend_desktop.core.model import (
+    LOCAL_COMPUTER,
+    LOCAL_NETWORK,
     Direction,
     EngineEvent,
     TransferOptions,
@@ -39,6 +42,7 @@ from sgsend_desktop.core.model import (
 )
 from sgsend_desktop.core.owners import OwnerLock
 from sgsend_desktop.core.progress import TransferProgress
+from sgsend_desktop.core.reconnect import OfflineGates
 from sgsend_desktop.core.retry import RetryPolicy
 from sgsend_desktop.core.secrets import SecretStore
 from sgsend_desktop.core.upload import UploadJob
@@ -48,11 +52,20 @@ log = logging.getLogger(__name__)
 Listener = Callable[[EngineEvent], None]
 TICK = 0.1            # progress publication period (≤ 10 events/s per transfer)
 POLL_EVERY = 0.5      # journal polling for requests from other processes
+MAX_WATCHERS = 8      # finished sends listened to for downloads over SSE (the newest; see _watch_downloads)
+POLL_DOWNLOADS_EVERY = 60.0  # seconds: download counts of finished sends beyond MAX_WATCHERS...
+MAX_POLLED = 64              # ...of at most this many (the most recently finished)
 _ACTIVE = (TransferState.PREPARING, TransferState.UPLOADING, TransferState.DOWNLOADING,
            TransferState.COMPLETING)
 
 
 DEFAULT_OPTIONS = TransferOptions()
+LOCAL_OPTION = "local_server"  # journal option of a transfer made on this computer's local server
+
+
+def _made_locally(row: TransferRow) -> bool:
+    # "embedded_server": the mark `sgsend` wrote before the engine knew the local server
+    return bool(row.options.get(LOCAL_OPTION) or row.options.get("embedded_server"))
 
 
 def share_link_for(server_url: str, transfer_id: str, key_text: str) -> ShareLink:
@@ -68,22 +81,24 @@ class _Running:
         self.progress = progress
         self.thread: threading.Thread | None = None
         self.context: JobContext | None = None  # set when the job thread starts
-        self.last_published: tuple[int, int] | None = None
+        self.last_published: tuple[int, ...] | None = None
 
 
 class TransferEngine:
     def __init__(self, data_dir: Path, server_url: str, token: str | None = None, workers: int = 4,
                  upload_limit_bps: int | None = None, download_limit_bps: int | None = None,
                  max_active_transfers: int = 2, auto_resume: bool = False, *,
-                 retry: RetryPolicy | None = None) -> None:
+                 retry: RetryPolicy | None = None, local: LocalEndpoint | None = None) -> None:
         self._data_dir = Path(data_dir)
         self._data_dir.mkdir(parents=True, exist_ok=True)
         self._server_url = server_url.rstrip("/")
         self._token = token
+        self._local = local  # this computer's local server now (rows made on it follow it: server_for)
         self._workers = max(1, workers)
         self._max_active = max(1, max_active_transfers)
         self._auto_resume = auto_resume
         self._retry = retry or RetryPolicy()
+        self._gates = OfflineGates(self._retry)  # per host: unreachable hosts are probed once for all jobs
         self.journal = Journal(config.journal_path(self._data_dir))
         self.secrets = SecretStore(self._data_dir)
         self._up_limit = BandwidthLimiter(upload_limit_bps)
@@ -95,7 +110,10 @@ class TransferEngine:
         self._running: dict[str, _Running] = {}
         self._keys: dict[str, str] = {}
         self._download_counts: dict[str, int] = {}
-        self._watchers: dict[str, EventListener] = {}
+        self._watchers: dict[str, EventListener] = {}  # oldest first
+        self._polled: dict[str, tuple[str, str]] = {}   # local id → (server, transfer id), oldest first
+        self._poller: threading.Thread | None = None
+        self._stopping = threading.Event()
         self._live: set[str] = set()
         self._scheduler: threading.Thread | None = None
         self._closed = False
@@ -119,6 +137,7 @@ class TransferEngine:
                 row = self.journal.set_state(row.id, TransferState.PAUSED, owner_pid=None, requested=None)
             if self._auto_resume and row.state is TransferState.PAUSED:
                 self.journal.set_state(row.id, TransferState.QUEUED, owner_pid=self._pid, requested=None)
+        self._follow_local_server()
         with self._lock:
             if self._scheduler is None:
                 self._scheduler = threading.Thread(target=self._schedule_loop, name="sgsend-scheduler",
@@ -134,6 +153,7 @@ class TransferEngine:
             running = list(self._running.items())
             for _, job in running:
                 job.control.request("shutdown")
+            self._stopping.set()
             self._wake.notify_all()
         deadline = time.monotonic() + timeout
         for _, job in running:
@@ -141,8 +161,17 @@ class TransferEngine:
                 job.thread.join(max(0.0, deadline - time.monotonic()))
         if self._scheduler is not None:
             self._scheduler.join(max(0.1, deadline - time.monotonic()))
-        for watcher in list(self._watchers.values()):
-            watcher.stop(timeout=0.5)
+        with self._lock:
+            watchers = list(self._watchers.values())
+            self._watchers.clear()
+            self._polled.clear()
+        for watcher in watchers:
+            watcher.stop(timeout=0)  # all at once, then wait for them together
+        watch_deadline = time.monotonic() + 1.0
+        for watcher in watchers:
+            watcher.join(max(0.0, watch_deadline - time.monotonic()))
+        if self._poller is not None:
+            self._poller.join(max(0.1, watch_deadline - time.monotonic()))
         for row in self.journal.all():
             if row.owner_pid == self._pid and row.state is TransferState.QUEUED:
                 self.journal.set_state(row.id, TransferState.PAUSED, owner_pid=None)
@@ -208,14 +237,20 @@ class TransferEngine:
         if row.direction is Direction.SEND:
             key_text = self._key_text(row.id)
             if row.state is TransferState.DONE and key_text and row.transfer_id:
-                share_link = share_link_for(row.server_url, row.transfer_id, key_text).combined()
+                share_link = share_link_for(self.server_for(row), row.transfer_id, key_text).combined()
+        reconnect = job.context.reconnect.state() if job is not None and job.context is not None else None
+        scope = ""
+        if _made_locally(row):
+            scope = LOCAL_NETWORK if self._local is not None and self._local.lan else LOCAL_COMPUTER
         return TransferSnapshot(
             id=row.id, direction=row.direction, name=row.name, size=size, state=row.state,
             bytes_done=done, bytes_confirmed=confirmed, speed_bps=speed, eta_seconds=eta,
-            transfer_id=row.transfer_id, server_url=row.server_url, share_link=share_link,
+            transfer_id=row.transfer_id, server_url=self.server_for(row), share_link=share_link,
             link_only=row.link, key_text=key_text, saved_path=row.saved_path, error=row.error,
             download_count=self._download_counts.get(row.id, 0),
-            live_events=live, created_at=row.created_at, source_path=row.source_path)
+            live_events=live, created_at=row.created_at, source_path=row.source_path, local_scope=scope,
+            reconnect_at=reconnect[0] if reconnect else None,
+            reconnect_reason=reconnect[1] if reconnect else None)
 
     # commands --------------------------------------------------------------------------------------------
     def send(self, paths: Sequence[Path], options: TransferOptions = DEFAULT_OPTIONS) -> list[str]:
@@ -234,10 +269,13 @@ class TransferEngine:
             if options.expires_at else "",
             "friendly_key": options.friendly_key, "delete_auth": options.delete_auth,
         }
+        if self._local is not None and self._server_url == self._local.url:
+            opts[LOCAL_OPTION] = True  # follows the local server wherever it runs later (server_for)
         ids = []
         for path in checked:
             local_id = pysecrets.token_hex(4)
-            key_text = crypto.generate_friendly_token() if options.friendly_key else \
+            key_text = (crypto.generate_strong_token() if options.strong_friendly
+                        else crypto.generate_friendly_token()) if options.friendly_key else \
                 crypto.encode_key(crypto.generate_key())
             self.secrets.set(local_id, key_text)
             self._keys[local_id] = key_text
@@ -267,9 +305,10 @@ class TransferEngine:
         local_id = pysecrets.token_hex(4)
         self.secrets.set(local_id, key_text)
         server = (server or parsed.base_url or self._server_url).rstrip("/")
+        local = self._local is not None and server == self._local.url  # a link of this computer's server
         self.journal.add_transfer(local_id, Direction.RECEIVE, server, parsed.transfer_id,
                                   transfer_id=parsed.transfer_id, dest_dir=str(dest.absolute()),
-                                  owner_pid=self._pid)
+                                  owner_pid=self._pid, options={LOCAL_OPTION: True} if local else {})
         self._emit("added", local_id)
         self._kick()
         return local_id
@@ -310,7 +349,9 @@ class TransferEngine:
         self.journal.remove(local_id)
         self.secrets.delete(local_id)
         self._keys.pop(local_id, None)
-        watcher = self._watchers.pop(local_id, None)
+        with self._lock:
+            watcher = self._watchers.pop(local_id, None)
+            self._polled.pop(local_id, None)
         if watcher is not None:
             watcher.stop(timeout=0.5)
         self._emit("removed", local_id, snapshot=snap)
@@ -336,7 +377,7 @@ class TransferEngine:
         if row.direction is not Direction.SEND or not row.transfer_id or key_text is None:
             raise SendError("Only a file you sent (and whose key is still known) can be deleted.")
         key = crypto.resolve_key(key_text)
-        self._api(row.server_url).delete(row.transfer_id, crypto.delete_auth(key, row.transfer_id))
+        self._api(self.server_for(row)).delete(row.transfer_id, crypto.delete_auth(key, row.transfer_id))
         self._emit("changed", local_id, {"deleted": True})
 
     def set_server(self, server_url: str, token: str | None) -> None:
@@ -344,6 +385,26 @@ class TransferEngine:
             self._server_url = server_url.rstrip("/")
             self._token = token
             self._apis.clear()
+
+    @property
+    def local_server(self) -> LocalEndpoint | None:
+        return self._local
+
+    def set_local_server(self, local: LocalEndpoint | None) -> None:
+        """Where this computer's local server runs now (another port, or the LAN address): the rows made
+        on it follow it. ``set_server(local.url, local.token)`` makes it the server of new transfers."""
+        with self._lock:
+            self._local = local
+        self._follow_local_server()
+
+    def server_for(self, row: TransferRow) -> str:
+        """The server a transfer talks to — for its jobs, its share link and delete. A transfer made on
+        this computer's local server (marked in the journal) follows that server wherever it runs now;
+        every other transfer keeps the server it was made on."""
+        local = self._local
+        if local is not None and _made_locally(row):
+            return local.url
+        return row.server_url
 
     def set_limits(self, workers: int | None = None, upload_limit_bps: int | None = None,
                    download_limit_bps: int | None = None) -> None:
@@ -357,10 +418,39 @@ class TransferEngine:
         with self._lock:
             api = self._apis.get(server_url)
             if api is None:
-                token = self._token if server_url == self._server_url else None
-                api = SendApi(server_url, token, pool_size=self._workers * self._max_active)
+                local = self._local
+                token = self._token if server_url == self._server_url else \
+                    local.token if local is not None and server_url == local.url else None
+                # event streams have their own pool: the watchers + one per running upload (+ slack for
+                # a stream being replaced); the transfer pool only serves requests that end
+                api = SendApi(server_url, token, pool_size=self._workers * self._max_active,
+                              event_streams=MAX_WATCHERS + self._max_active + 2)
                 self._apis[server_url] = api
             return api
+
+    def _repoint(self, row: TransferRow) -> TransferRow:
+        """Write ``server_for(row)`` into the journal row (with its link; a stored download URL of the
+        old address is dropped, its ticket renews it), so jobs and other processes see it too."""
+        url = self.server_for(row)
+        if url == row.server_url:
+            return row
+        values: dict[str, object] = {"server_url": url}
+        if row.link and row.link.startswith(row.server_url + "/"):
+            values["link"] = url + row.link[len(row.server_url):]
+        if row.download_url:
+            values.update(download_url=None, download_url_expires=None)
+        log.info("transfer %s: the local server moved from %s to %s", row.id, row.server_url, url)
+        self.journal.update(row.id, **values)
+        return self.journal.get(row.id)
+
+    def _follow_local_server(self) -> None:
+        if self._local is None:
+            return
+        for row in self.journal.all():
+            busy = row.id in self._running or (
+                row.owner_pid not in (None, self._pid) and self._owners.is_alive(row.owner_pid))
+            if not busy and _made_locally(row):
+                self._repoint(row)
 
     def _kick(self) -> None:
         with self._lock:
@@ -388,7 +478,7 @@ class TransferEngine:
         """Final cleanup of a cancel: abort the multipart upload, remove temp and partial files."""
         if row.direction is Direction.SEND and row.transfer_id and row.upload_id:
             try:
-                self._api(row.server_url).cancel_multipart(row.transfer_id, row.upload_id)
+                self._api(self.server_for(row)).cancel_multipart(row.transfer_id, row.upload_id)
             except SendError as error:
                 log.info("cancelling the multipart upload on the server failed: %s", error)
         self._remove_temp(row)
@@ -454,19 +544,21 @@ class TransferEngine:
     def _publish_progress(self) -> None:
         for local_id, job in list(self._running.items()):
             view = job.progress.view()
-            mark = (view.sent, view.confirmed)
+            waiting = job.context is not None and job.context.reconnect.state() is not None
+            # while reconnecting also once a second: the views count down to the next try
+            mark = (view.sent, view.confirmed, int(time.time()) if waiting else 0)
             if mark != job.last_published:
                 job.last_published = mark
                 self._emit("progress", local_id, {"bytes_encrypted": view.encrypted})
 
     def _run_job(self, local_id: str, job: _Running) -> None:
-        row = self.journal.get(local_id)
+        row = self._repoint(self.journal.get(local_id))
         ctx = JobContext(
             local_id=local_id, journal=self.journal, secrets=self.secrets, api=self._api(row.server_url),
             workers=self._workers,
             limiter=self._up_limit if row.direction is Direction.SEND else self._down_limit,
             control=job.control, progress=job.progress, changed=lambda: self._emit("changed", local_id),
-            retry=self._retry)
+            retry=self._retry, gates=self._gates)
         job.context = ctx  # snapshots read ctx.live_events while the job runs
         try:
             if row.direction is Direction.SEND:
@@ -534,22 +626,78 @@ class TransferEngine:
             raise CancelledError(job.control.reason or "stopped")
 
     def _watch_downloads(self, row: TransferRow) -> None:
-        """After a send: listen for the recipients' downloads (events extension) while the engine runs."""
+        """After a send: learn the recipients' downloads while the engine runs (events extension).
+
+        The newest MAX_WATCHERS finished sends each hold an SSE stream (on the API's events client, never
+        the transfer client); an older one loses its stream and joins the (at most MAX_POLLED) sends
+        whose counts one poller thread reads with `info` every POLL_DOWNLOADS_EVERY seconds."""
         api = self._api(row.server_url)
-        if not row.transfer_id or not api.capabilities().events or self._closed:
+        transfer_id = row.transfer_id
+        if not transfer_id or not api.capabilities().events or self._closed:
             return
         local_id = row.id
 
         def on_event(event: ServerEvent) -> None:
             count = event.data.get("download_count")
-            if isinstance(count, int) and count != self._download_counts.get(local_id, 0):
-                self._download_counts[local_id] = count
-                self._emit("downloaded" if event.type == "downloaded" else "changed", local_id,
-                           {"download_count": count})
+            if isinstance(count, int):
+                self._note_download_count(local_id, count, event.type == "downloaded")
 
+        watcher = EventListener(api.events_http, api.events_url(transfer_id), on_event)
+        evicted: list[EventListener] = []
         with self._lock:
-            if len(self._watchers) >= 32:
-                oldest = next(iter(self._watchers))
-                self._watchers.pop(oldest).stop(timeout=0.1)
-            self._watchers[local_id] = EventListener(api.http, api.events_url(row.transfer_id),
-                                                     on_event).start()
+            if self._closed:
+                return
+            self._polled.pop(local_id, None)
+            for other_id, other in list(self._watchers.items()):
+                if not other.alive:  # ended by itself: deleted, expired or unknown on the server
+                    del self._watchers[other_id]
+            while len(self._watchers) >= MAX_WATCHERS:
+                oldest_id = next(iter(self._watchers))
+                evicted.append(self._watchers.pop(oldest_id))
+                try:
+                    oldest = self.journal.get(oldest_id)
+                except SendError:
+                    continue  # discarded meanwhile
+                if oldest.transfer_id:
+                    self._polled[oldest_id] = (oldest.server_url, oldest.transfer_id)
+            while len(self._polled) > MAX_POLLED:
+                del self._polled[next(iter(self._polled))]
+            if self._polled and self._poller is None:
+                self._poller = threading.Thread(target=self._poll_downloads, name="sgsend-download-poller",
+                                                daemon=True)
+                self._poller.start()
+            self._watchers[local_id] = watcher.start()
+        for old in evicted:
+            old.stop(timeout=0.2)
+
+    def _note_download_count(self, local_id: str, count: int, downloaded: bool) -> None:
+        if count != self._download_counts.get(local_id, 0):
+            self._download_counts[local_id] = count
+            self._emit("downloaded" if downloaded else "changed", local_id, {"download_count": count})
+
+    def _poll_downloads(self) -> None:
+        """The poller thread: download counts of finished sends that lost their stream (see above)."""
+        while not self._stopping.wait(POLL_DOWNLOADS_EVERY):
+            with self._lock:
+                polled = list(self._polled.items())
+            for local_id, (server_url, transfer_id) in reversed(polled):  # newest first
+                if self._stopping.is_set():
+                    return
+                try:
+                    info = self._api(server_url).info(transfer_id)
+                except ApiError as error:  # deleted, expired, unknown...: nothing more to learn
+                    log.info("no more download counts for %s: %s", local_id, error)
+                    info = None
+                except SendError as error:  # unreachable for now: next round
+                    log.debug("download count of %s: %s", local_id, error)
+                    continue
+                except Exception:
+                    if self._stopping.is_set():
+                        return
+                    log.exception("polling the download count of %s failed", local_id)
+                    continue
+                if info is None or info.is_expired or info.status in ("deleted", "exhausted"):
+                    with self._lock:
+                        self._polled.pop(local_id, None)
+                if info is not None:
+                    self._note_download_count(local_id, info.download_count, downloaded=True)

@@ -8,8 +8,14 @@ Read forms, told apart by the bytes after the magic (spec section 1):
 * ``SGMETA\\x00{...}``: a JSON object right after a zero byte, ending at its matching brace;
 * ``SGMETA\\x00`` + length at bytes 7..10 + JSON from byte 11 (upstream UI v0.1.3–v0.2.x; the current
   upstream reader fails on it, we do not);
+* ``SGMETA.`` + a JSON object + content, no length: the "web text" form the ``sgit`` CLI reads
+  (``Transfer__Envelope.unpackage``: the JSON ends where a JSON decoder stops). Byte 6 is ``.`` (0x2E),
+  which no other form has there (the current form would need a metadata length of at least 0x2E000000);
 * no magic: raw content without a name. Unreadable metadata after the magic is treated the same way,
   so the user still gets every byte.
+
+The reader retries an incomplete header only when its buffer has grown by half since the last try, so
+feeding tiny pieces costs linear, not quadratic, work.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ import struct
 MAGIC = b"SGMETA"
 MAX_METADATA = 1024 * 1024  # far above any real file name; bounds what we buffer
 _BRACE = ord("{")
+TEXT_MAGIC = MAGIC + b"."
+_DECODER = json.JSONDecoder()
 
 
 def envelope_header(filename: str | None) -> bytes:
@@ -78,12 +86,38 @@ def _brace_form(buf: bytearray, final: bool) -> tuple[int, dict[str, object]] | 
     raise _NeedMore
 
 
+def _text_form(buf: bytearray, final: bool) -> tuple[int, dict[str, object]] | None:
+    """``SGMETA.{...}``: the JSON object ends where the decoder stops (as sgit's raw_decode does)."""
+    start = len(TEXT_MAGIC)
+    if len(buf) < start + 1:
+        if final:
+            return None
+        raise _NeedMore
+    if buf[start] != _BRACE:
+        return None
+    window = bytes(buf[start:start + MAX_METADATA])
+    # surrogateescape: one character per undecodable byte, so character offsets map back to bytes
+    text = window.decode("utf-8", "surrogateescape")
+    try:
+        value, end = _DECODER.raw_decode(text)
+    except ValueError:
+        if final or len(window) >= MAX_METADATA:
+            return None
+        raise _NeedMore from None
+    raw = text[:end].encode("utf-8", "surrogateescape")
+    metadata = _json_object(raw)  # strict UTF-8 this time: no lone surrogates in a file name
+    if metadata is None or not isinstance(value, dict):
+        return None
+    return start + len(raw), metadata
+
+
 class EnvelopeReader:
     """Incremental reader: feed decrypted bytes, get content bytes; ``filename`` once known."""
 
     def __init__(self) -> None:
         self._buffer = bytearray()
         self._parsed = False
+        self._retry_at = 0
         self.filename: str | None = None
         self.metadata: dict[str, object] = {}
 
@@ -91,6 +125,8 @@ class EnvelopeReader:
         if self._parsed:
             return data
         self._buffer += data
+        if len(self._buffer) < self._retry_at:
+            return b""
         return self._try_parse(final=False)
 
     def finish(self) -> bytes:
@@ -103,11 +139,18 @@ class EnvelopeReader:
         if len(buf) < len(MAGIC) and not final:
             return b""
         result: tuple[int, dict[str, object]] | None = None
-        if buf[: len(MAGIC)] == MAGIC:
+        if buf[: len(TEXT_MAGIC)] == TEXT_MAGIC:
+            try:
+                result = _text_form(buf, final)
+            except _NeedMore:
+                self._retry_at = len(buf) + max(64, len(buf) // 2)
+                return b""
+        elif buf[: len(MAGIC)] == MAGIC:
             try:
                 result = (_brace_form(buf, final) or _length_form(buf, 6, final)
                           or (_length_form(buf, 7, final) if len(buf) > 6 and buf[6] == 0 else None))
             except _NeedMore:
+                self._retry_at = len(buf) + max(64, len(buf) // 2)
                 return b""
         header_length = 0
         if result is not None:

@@ -58,6 +58,20 @@ class TransientError(SendError):
     """A failure worth retrying: timeout, reset, 5xx, 429, expired presigned URL."""
 
 
+class UnreachableError(TransientError):
+    """The server (or its storage) cannot be reached at all: the connection could not be opened
+    (refused, reset while connecting, name not found, connect timeout, network down).
+
+    Not counted against the retry limit: the transfer waits, reconnecting with a growing delay, until
+    the host answers again (``core/reconnect.py``). ``origin`` is ``scheme://host:port``, the key of
+    the engine's per-host offline gate; the message is one sentence without a final period
+    ("Cannot reach 127.0.0.1:8080 (connection refused)")."""
+
+    def __init__(self, message: str, origin: str = "") -> None:
+        super().__init__(message)
+        self.origin = origin
+
+
 class SourceChangedError(SendError):
     """The file being sent changed since the upload started; resuming would send a corrupt file."""
 

@@ -4,6 +4,13 @@
 ``id:``/``event:``/``data:`` lines into ``ServerEvent``s handed to a callback. When the connection drops it
 reconnects with ``Last-Event-ID`` (capped backoff), so no event is missed; it stops on ``stop()`` or after
 a ``deleted``/``expired`` event.
+
+Streams are long-lived: give the listener a client whose pool serves only event streams
+(``SendApi.events_http``), never the client of the transfer requests, or watched sends starve the transfers.
+
+What a server can make us hold is bounded: a line longer than ``MAX_LINE_BYTES`` or an event whose
+``data`` exceeds ``MAX_EVENT_BYTES`` drops the stream (``EventTooLargeError``, logged once per listener),
+which then reconnects after the longest backoff. Our server's events are a few hundred bytes.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -24,6 +32,16 @@ from sgsend_desktop.core.retry import RetryPolicy
 log = logging.getLogger(__name__)
 FINAL_EVENTS = frozenset({"deleted", "expired"})
 RECONNECT_POLICY = RetryPolicy(max_attempts=1_000_000, base_delay=0.5, max_delay=10.0)
+MAX_EVENT_BYTES = 64 * 1024                 # the data of one event
+MAX_LINE_BYTES = MAX_EVENT_BYTES + 1024     # one line ("data: " + up to the whole event, or any field)
+MAX_BACKOFF_STEP = 6                        # RECONNECT_POLICY.delay(6): up to the 10 s cap
+# A stream may wait this long for a connection of its pool: a full pool fails fast and backs off.
+STREAM_TIMEOUT = httpx.Timeout(connect=10.0, read=90.0, write=10.0, pool=2.0)
+_EOL = re.compile(rb"\r\n|\r|\n")
+
+
+class EventTooLargeError(ValueError):
+    """The server sent a line or an event over our limits: the stream is dropped, not buffered."""
 
 
 @dataclass(frozen=True)
@@ -33,11 +51,42 @@ class ServerEvent:
     data: dict[str, Any]
 
 
-def parse_sse(lines: Iterable[str]) -> Iterator[ServerEvent]:
-    """Turn text/event-stream lines into events (comments and unknown fields ignored)."""
+def iter_sse_lines(chunks: Iterable[bytes], max_line: int = MAX_LINE_BYTES) -> Iterator[str]:
+    """Split a byte stream into lines (CR, LF or CRLF ends a line) holding at most ``max_line`` bytes.
+
+    A longer line raises EventTooLargeError once ``max_line`` bytes of it were read: memory stays bounded
+    whatever the server sends. An unterminated last line is dropped (an incomplete event)."""
+    buffer = bytearray()
+    after_cr = False
+    for chunk in chunks:
+        if not chunk:
+            continue
+        if after_cr and chunk[:1] == b"\n":  # the LF of a CRLF split between two chunks
+            chunk = chunk[1:]
+        after_cr = False
+        pos = 0
+        while pos < len(chunk):
+            end = _EOL.search(chunk, pos)
+            stop = end.start() if end is not None else len(chunk)
+            if len(buffer) + stop - pos > max_line:
+                raise EventTooLargeError(f"an event stream line is too large (over {max_line} bytes)")
+            buffer += chunk[pos:stop]
+            if end is None:
+                break
+            after_cr = end.group() == b"\r" and end.end() == len(chunk)
+            yield buffer.decode("utf-8", "replace")
+            buffer.clear()
+            pos = end.end()
+
+
+def parse_sse(lines: Iterable[str], max_event: int = MAX_EVENT_BYTES) -> Iterator[ServerEvent]:
+    """Turn text/event-stream lines into events (comments and unknown fields ignored).
+
+    An event whose data adds up to more than ``max_event`` characters raises EventTooLargeError."""
     event_id: str | None = None
     event_type = "message"
     data: list[str] = []
+    size = 0
     for raw in lines:
         line = raw.rstrip("\r\n")
         if not line:
@@ -47,7 +96,7 @@ def parse_sse(lines: Iterable[str]) -> Iterator[ServerEvent]:
                 except ValueError:
                     payload = {"raw": "\n".join(data)}
                 yield ServerEvent(event_id, event_type, payload if isinstance(payload, dict) else {})
-            event_type, data = "message", []
+            event_type, data, size = "message", [], 0
             continue
         if line.startswith(":"):
             continue
@@ -58,6 +107,9 @@ def parse_sse(lines: Iterable[str]) -> Iterator[ServerEvent]:
         elif field == "event":
             event_type = value
         elif field == "data":
+            size += len(value) + 1
+            if size > max_event:
+                raise EventTooLargeError(f"an event is too large (over {max_event} bytes of data)")
             data.append(value)
 
 
@@ -82,7 +134,12 @@ class EventListener:
         self._thread.start()
         return self
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def stop(self, timeout: float = 2.0) -> None:
+        """Ask the thread to end (a blocked read is woken up) and wait up to ``timeout`` for it."""
         self._stop.set()
         response = self._response
         if response is not None:
@@ -92,28 +149,36 @@ class EventListener:
             if sock is not None:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
+        self.join(timeout)
+
+    def join(self, timeout: float) -> None:
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)
 
     def _run(self) -> None:
         failures = 0
-        while not self._stop.is_set():
+        warned = False
+        while not self._stop.is_set() and not self._http.is_closed:
             headers = dict(self._headers)
             headers["accept"] = "text/event-stream"
+            headers["accept-encoding"] = "identity"  # bytes on the wire = bytes we bound
             if self.last_event_id is not None:
                 headers["last-event-id"] = self.last_event_id
             try:
-                timeout = httpx.Timeout(connect=10.0, read=90.0, write=10.0, pool=10.0)
-                with self._http.stream("GET", self._url, headers=headers, timeout=timeout) as response:
+                with self._http.stream("GET", self._url, headers=headers, timeout=STREAM_TIMEOUT) as response:
                     if response.status_code != 200:
                         log.info("event stream %s answered %s", self._url, response.status_code)
                         if response.status_code in (404, 410):
                             return
                         raise httpx.TransportError(f"HTTP {response.status_code}")
+                    if response.headers.get("content-encoding", "identity").lower() != "identity":
+                        raise EventTooLargeError("the event stream is compressed (its size is unbounded)")
                     self._response = response
+                    if self._stop.is_set():  # stop() ran before _response was set: it shut nothing down
+                        return
                     self.connected.set()
                     failures = 0
-                    for event in parse_sse(response.iter_lines()):
+                    for event in parse_sse(iter_sse_lines(response.iter_raw())):
                         if event.id is not None:
                             self.last_event_id = event.id
                         try:
@@ -124,15 +189,21 @@ class EventListener:
                             return
                         if self._stop.is_set():
                             return
+            except EventTooLargeError as error:
+                if self._stop.is_set():
+                    return
+                (log.debug if warned else log.warning)("event stream %s dropped: %s", self._url, error)
+                warned = True
+                failures = max(failures, MAX_BACKOFF_STEP - 1)  # a misbehaving server: wait the longest
             except (httpx.HTTPError, httpx.StreamError) as error:
                 if self._stop.is_set():
                     return
                 log.debug("event stream dropped: %r", error)
             except Exception:
-                if self._stop.is_set():
+                if self._stop.is_set() or self._http.is_closed:
                     return
                 log.exception("event stream failed")
             finally:
                 self._response = None
             failures += 1
-            self._stop.wait(self._policy.delay(min(failures, 6)))
+            self._stop.wait(self._policy.delay(min(failures, MAX_BACKOFF_STEP)))

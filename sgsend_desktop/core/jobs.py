@@ -13,6 +13,7 @@ from sgsend_desktop.core.errors import CancelledError, TransientError
 from sgsend_desktop.core.journal import Journal, TransferRow
 from sgsend_desktop.core.model import TransferState
 from sgsend_desktop.core.progress import TransferProgress
+from sgsend_desktop.core.reconnect import OfflineGates, ReconnectWatch
 from sgsend_desktop.core.retry import RetryPolicy, call_with_retry
 from sgsend_desktop.core.secrets import SecretStore
 
@@ -46,6 +47,11 @@ class JobContext:
     temp_dir: object = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     live_events: bool = False
+    gates: OfflineGates = field(default_factory=OfflineGates)     # the engine's, shared by its jobs
+    reconnect: ReconnectWatch = field(default_factory=ReconnectWatch)  # this job's waits at gates
+
+    def __post_init__(self) -> None:
+        self.reconnect.on_change = self.changed  # waiting starts / is rescheduled / ends: republish
 
 
 class JobSteps:
@@ -54,6 +60,8 @@ class JobSteps:
     def __init__(self, ctx: JobContext) -> None:
         self.ctx = ctx
         self.id = ctx.local_id
+        # set while part workers run: one failing for good ends every other wait, nested ones included
+        self.abort: threading.Event | None = None
 
     def _state(self, state: TransferState, **values: object) -> TransferRow:
         row = self.ctx.journal.set_state(self.id, state, **values)
@@ -65,8 +73,13 @@ class JobSteps:
             raise CancelledError(self.ctx.control.reason or "stopped")
 
     def _retry(self, operation: Callable[[], T], what: str,
-               on_retry: Callable[[int, TransientError], None] | None = None) -> T:
+               on_retry: Callable[[int, TransientError], None] | None = None,
+               abort: threading.Event | None = None) -> T:
+        """Counted retries of TransientError; an unreachable host is waited out at its offline gate
+        (not counted, no limit, shown in the snapshot) until it answers, or until stop/``abort``."""
         def counted(attempt: int, error: TransientError) -> None:
             self.ctx.journal.update(self.id, attempts=self.ctx.journal.get(self.id).attempts + 1)
 
-        return call_with_retry(operation, self.ctx.retry, self.ctx.control.stop, on_retry or counted, what)
+        ctx = self.ctx
+        return call_with_retry(operation, ctx.retry, ctx.control.stop, on_retry or counted, what,
+                               gates=ctx.gates, watch=ctx.reconnect, abort=abort or self.abort)

@@ -68,7 +68,12 @@ class TransferOptions:
     max_downloads: int = 0                  # 0 = unlimited
     expires_at: datetime | None = None      # None = never
     friendly_key: bool = False              # word-word-NNNN token instead of a random key
+    strong_friendly: bool = False           # with friendly_key: our 5-word scrypt form (not for the web UI)
     delete_auth: bool = True                # let the sender delete it later
+
+
+LOCAL_COMPUTER = "computer"  # TransferSnapshot.local_scope: the local server listens on loopback only
+LOCAL_NETWORK = "network"    # ...it shares on the local network (LAN address)
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,15 @@ class TransferSnapshot:
     live_events: bool = False               # progress comes from the server's SSE stream
     created_at: float = 0.0
     source_path: str | None = None
+    local_scope: str = ""                   # on this computer's local server: where its link opens,
+                                            # LOCAL_COMPUTER or LOCAL_NETWORK; "" for any other server
+    reconnect_at: float | None = None       # while the server cannot be reached (the state stays active):
+                                            # epoch seconds of the next reconnect try; None otherwise
+    reconnect_reason: str | None = None     # then why: "Cannot reach HOST:PORT (connection refused)"
+
+    @property
+    def reconnecting(self) -> bool:
+        return self.reconnect_at is not None and self.state.is_active
 
 
 @dataclass(frozen=True)

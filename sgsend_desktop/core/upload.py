@@ -42,7 +42,6 @@ from sgsend_desktop.core.jobs import JobContext, JobSteps
 from sgsend_desktop.core.journal import PartRow, TransferRow
 from sgsend_desktop.core.links import make_link
 from sgsend_desktop.core.model import TransferState
-from sgsend_desktop.core.retry import call_with_retry
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,14 +60,34 @@ def plan_parts(payload_size: int, part_size: int) -> list[tuple[int, int, int]]:
     return [(n + 1, n * part_size, min(part_size, payload_size - n * part_size)) for n in range(count)]
 
 
+# `initiate` answers with every part's presigned URL at once, and on the real service that answer goes
+# through Lambda's 6 MB response limit. A real S3 upload_part URL signed with the Lambda role's session
+# token is ~1.5-2 KB: at 2 KB + 48 bytes of JSON per part the limit is ~3,000 parts (5 MiB parts: 15.7 GB),
+# at 1 KB ~5,800. We ask for at most 1,000 (what the web UI itself asks for at its 10 GB cap: 10 MiB
+# slices), ~2.1 MB, and let the parts grow past that. Arithmetic in docs/format.md, "Part size".
+PART_URL_ESTIMATE = 2048                  # bytes of one presigned part URL on the real service (high side)
+PART_ENTRY_OVERHEAD = 48                  # {"part_number":10000,"upload_url":""}, and its escaping
+MAX_INITIATE_PARTS = 1000                 # 1000 x 2096 B = 2.1 MB: a URL may be ~3x our estimate
+S3_MAX_PART_SIZE = 5 * 1024**3            # S3's own limit per part
+
+
+def initiate_response_estimate(num_parts: int) -> int:
+    """Bytes of initiate's JSON answer for ``num_parts`` parts on the real service (an upper estimate)."""
+    return 256 + num_parts * (PART_URL_ESTIMATE + PART_ENTRY_OVERHEAD)
+
+
 def choose_num_parts(payload_size: int, caps: Capabilities) -> int:
-    """Parts of min_part_size (5 MiB: least memory), more bytes per part only past max_parts."""
-    count = math.ceil(payload_size / caps.min_part_size)
-    if count > caps.max_parts:
-        count = caps.max_parts
-        if math.ceil(payload_size / count) > caps.max_part_size:
-            limit = caps.max_parts * caps.max_part_size
-            raise PayloadTooLargeError(f"This file is too big for the server (at most {limit} bytes).")
+    """Parts of min_part_size (5 MiB: least memory) up to MAX_INITIATE_PARTS parts (5.24 GB), so that
+    initiate's answer stays far below Lambda's 6 MB limit; past that, bigger parts. The server sizes
+    them: max(5 MiB, ceil(size / num_parts)) - above the 10 MiB max_part_size it advertises, which
+    neither upstream nor our server enforces (S3 takes up to 5 GiB a part)."""
+    limit = max(1, min(caps.max_parts, MAX_INITIATE_PARTS))
+    count = max(1, math.ceil(payload_size / caps.min_part_size))
+    if count > limit:
+        count = limit
+        if math.ceil(payload_size / count) > S3_MAX_PART_SIZE:
+            raise PayloadTooLargeError(
+                f"This file is too big for the server (at most {limit * S3_MAX_PART_SIZE} bytes).")
     return count
 
 
@@ -149,7 +168,7 @@ class UploadJob(JobSteps):
             replaced = ctx.secrets.get(self.id)
             if replaced is not None and replaced != key_text:  # a taken friendly token was replaced
                 key_text, key = replaced, crypto.resolve_key(replaced)
-            caps = ctx.api.capabilities()
+            caps = self._retry(ctx.api.capabilities, "capabilities")
             assert row.transfer_id is not None and row.payload_size is not None
             info = self._retry(lambda: ctx.api.info(row.transfer_id or ""), "info")
             if info.status == "completed":
@@ -197,8 +216,9 @@ class UploadJob(JobSteps):
                     delete_auth_hash=auth_hash)
                 created = self._retry(create, "create")
             except ConflictError:
-                if friendly:  # token taken: pick another
-                    key_text = crypto.generate_friendly_token()
+                if friendly:  # token taken: pick another (of the same form: never a weaker one)
+                    key_text = (crypto.generate_strong_token() if crypto.is_strong_token(key_text)
+                                else crypto.generate_friendly_token())
                     ctx.secrets.set(self.id, key_text)
                 continue
             break
@@ -222,7 +242,7 @@ class UploadJob(JobSteps):
                 self.ctx.progress.set_confirmed(confirmed)
 
         url = self.ctx.api.events_url(transfer_id)
-        self._listener = EventListener(self.ctx.api.http, url, on_event).start()
+        self._listener = EventListener(self.ctx.api.events_http, url, on_event).start()
 
     def _payload(self, row: TransferRow, key: bytes) -> Iterator[bytes]:
         assert row.source_path is not None and row.iv is not None
@@ -286,7 +306,8 @@ class UploadJob(JobSteps):
             return self._start_multipart(row, caps)
         if caps.list_parts:
             try:
-                held = {p.part_number: p for p in self.ctx.api.list_parts(tid, uid)}
+                listed = self._retry(lambda: self.ctx.api.list_parts(tid, uid), "list parts")
+                held = {p.part_number: p for p in listed}
             except NotFoundError:
                 if self._assembled_before_crash(tid):
                     return None
@@ -335,7 +356,7 @@ class UploadJob(JobSteps):
         workers = max(1, ctx.workers)
         work: queue.Queue[tuple[PartRow, bytes] | None] = queue.Queue(maxsize=workers + 1)
         failure: list[BaseException] = []
-        abort = threading.Event()
+        abort = self.abort = threading.Event()
 
         def fail(error: BaseException) -> None:
             if not failure:
@@ -366,6 +387,7 @@ class UploadJob(JobSteps):
                     self._offer(work, None, None)
             for future in futures:
                 future.result()
+        self.abort = None
         if failure:
             raise failure[0]
 
@@ -458,7 +480,7 @@ class UploadJob(JobSteps):
         def counted(number: int, error: TransientError) -> None:
             ctx.journal.part_attempt(self.id, part.number)
 
-        etag = call_with_retry(attempt, ctx.retry, ctx.control.stop, counted, f"part {part.number}")
+        etag = self._retry(attempt, f"part {part.number}", counted, abort)
         ctx.journal.part_done(self.id, part.number, etag)
         urls.part_done(part.number)
         if not ctx.live_events:

@@ -1,30 +1,38 @@
-"""Our own word list for friendly keys (``word-word-NNNN``).
+"""The word list friendly keys are generated from: the SGraph Send web UI's own 320 words.
 
-Short, common, lowercase English nouns that are easy to say over the phone and hard to mishear.
-270 words x 270 words x 10,000 numbers = 729 million tokens; readers accept any ``[a-z]+`` words.
+Copied from upstream's ``upload-crypto.js`` (``UploadCrypto.WORDS``, browser UI v0.3.0; the same list is in
+``shared/specs/upstream-friendly-words.txt``), so a token we generate is one the web UI could have
+generated. Readers accept any lowercase words (``[a-z]+``), so this list only matters for *making* tokens.
+
+* upstream form ``word-word-NNNN``: 320 x 320 x 10,000 = 1,024,000,000 tokens (about 2^30);
+* strong form ``word-word-word-word-word-NNNN`` (ours, see ``crypto.generate_friendly_token``):
+  320^5 x 10,000 = 3.4 x 10^16 tokens (about 2^55).
 """
 
 WORDS: tuple[str, ...] = tuple(
     """
-    acorn anchor apple apron arrow atlas autumn badge bagel baker bamboo banjo barley basket beacon
-    beaver berry bison blossom boat bonnet border bottle bramble bread breeze brick bridge brook
-    bucket buffalo bugle butter button cabin cactus camel candle canoe canyon carbon carpet carrot
-    castle cedar cello chalk cherry chess cider cinema circus citrus clover cobalt coconut comet
-    compass copper coral cotton cradle crane crayon cricket crystal cup daisy dawn delta desert diamond
-    dolphin donkey dragon drum eagle easel echo elbow ember engine falcon feather fennel fern ferry
-    fiddle fig flame flute forest fossil fountain fox galaxy garden garlic gecko ginger glacier globe
-    goose granite grape gravel guitar hammer harbor harp hazel heron hill honey horizon hornet island
-    ivory jacket jade jaguar jasmine jelly jigsaw juniper kayak kettle kiwi koala ladder lagoon lantern
-    lark lemon lentil lily lime linen lion lizard llama lobster locket lotus magnet mango maple marble
-    meadow melon meteor mint mirror mitten monkey moose mosaic moss mountain muffin mural nectar needle
-    nest nickel noodle nutmeg oak oasis ocean olive onion orbit orchard orchid otter owl oyster paddle
-    panda panther paper parrot peach peanut pebble pelican pepper piano pickle pigeon pillow pine planet
-    plum pocket pony poppy prism puffin pumpkin quartz quill rabbit radish rain raven reef ribbon river
-    robin rocket rose ruby saddle saffron sage salmon sand satin sax scarf shell silver sketch sled
-    slate sloth snow sparrow spice spinach sponge spruce squash squid star stone straw sugar summit
-    sunset swan tablet tango teapot thistle thunder tiger timber toast tomato topaz torch tulip tundra
-    turtle umbrella valley velvet violet violin walnut walrus wave whale willow window winter wolf
+    acorn agate alder amber anchor anvil apple arrow aspen atlas badge baker barn basin beach berry
+    birch blade blank blaze bloom board bold bonus brave bread brick brook brush cabin camel candy cargo
+    cedar chain chalk charm chess chief chill cider citrus civic claim clay cliff climb clock cloud
+    clover coach coast cobalt cocoa coral craft crane crash creek crest crisp cross crown cubic curve
+    dance dawn delta depot diary dodge dove draft dream drift drum dune eagle earth echo elder elite
+    ember epoch equal fable faith falcon feast fern ferry fiber field flame flash flint float flora
+    flute focus forge found frost fruit fudge gaze giant glade glass gleam globe glow gold grace grain
+    grand grape green grove guard guide guild halo harbor haven hawk hazel heart hedge herb heron honey
+    horizon hound humor index iris ivory jasper jewel jolly judge jungle karma kite knoll lake latch
+    lemon level light lily linen lion lodge logic lotus lucky lunar lyre magic mango manor maple marsh
+    match mayor medal melon mercy mirth model moose mortar moss mount music myth nectar noble north
+    novel nutmeg oak oasis ocean olive onset onyx opal orange orbit otter oxide palm panel patch peace
+    pearl pecan pepper petal pilot pixel plant plaza plume plush polar pouch prism proud pulse quail
+    queen quest quick radar rain rapid raven reach realm reed reef relay ribbon ridge river robin robot
+    royal ruby rumor sage sandy satin scale scene scout scroll shade shark shell shift shine silk slate
+    smile solar solid sonic spark spell spice spine spoke spruce staff stamp star steam steel stone
+    storm sugar sunny surge sweep swift table tango terra thistle thorn tiger toast token topaz tower
+    trace trail trend trout tulip twist ultra umber union unity urban valid valve vault velvet verse
+    vigor vine vinyl vivid voice walnut water wave wheat whole wick willow wind wolf wonder world wren
+    yacht yarn yarrow yield zenith zinc zone
     """.split()
 )
 
-assert len(set(WORDS)) == len(WORDS) >= 256
+assert len(WORDS) == len(set(WORDS)) == 320
+assert all(word.isascii() and word.isalpha() and word.islower() for word in WORDS)

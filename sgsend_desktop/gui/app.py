@@ -10,7 +10,17 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QMessageLogContext, QObject, QTimer, QtMsgType, Signal, qInstallMessageHandler
+from PySide6.QtCore import (
+    QEvent,
+    QMessageLogContext,
+    QObject,
+    QTimer,
+    QtMsgType,
+    QUrl,
+    Signal,
+    qInstallMessageHandler,
+)
+from PySide6.QtGui import QFileOpenEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from sgsend_desktop import __version__
@@ -28,6 +38,23 @@ from sgsend_desktop.gui.tray import TrayController, tray_available
 log = logging.getLogger(__name__)
 
 BackendFactory = Callable[..., Backend]
+
+
+class FileOpenLinks(QObject):
+    """Links the OS hands over as a Qt FileOpen event: macOS delivers an `sgsend://` link to the app as
+    an Apple Event (also when it is already running), never in argv. Emits ``opened`` with the link, for
+    the same path as links from the command line and from a second launch; local files are left alone.
+    """
+
+    opened = Signal(list)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.FileOpen and isinstance(event, QFileOpenEvent):
+            url = event.url()
+            if url.isValid() and not url.isLocalFile() and url.scheme():
+                self.opened.emit([url.toString(QUrl.ComponentFormattingOption.FullyEncoded)])
+                return True
+        return super().eventFilter(watched, event)
 
 
 class DesktopApp(QObject):
@@ -49,6 +76,10 @@ class DesktopApp(QObject):
         self.tray = TrayController(self.window)
         self.single_instance = SingleInstanceServer(data_dir, self)
         self.single_instance.activated.connect(self._activated)
+        self.file_open = FileOpenLinks(self)
+        self.file_open.opened.connect(self._activated)
+        if (qt_app := QApplication.instance()) is not None:
+            qt_app.installEventFilter(self.file_open)
         self.window.quit_requested.connect(self.shutdown)
         self._backend_factory = backend_factory
         self._closing = False
@@ -90,12 +121,17 @@ class DesktopApp(QObject):
         for link in links:
             self.window.handle_incoming_link(link)
 
+    def _stop_listening(self) -> None:
+        self.single_instance.close()
+        if (qt_app := QApplication.instance()) is not None:
+            qt_app.removeEventFilter(self.file_open)
+
     def shutdown(self) -> None:
         """Quit: close the engine (transfers stay resumable) off the GUI thread, then emit finished."""
         if self._closing:
             return
         self._closing = True
-        self.single_instance.close()
+        self._stop_listening()
         self.tray.hide()
         self.window.hide()
         self.bridge.stop()
@@ -110,7 +146,7 @@ class DesktopApp(QObject):
     def close_now(self, timeout: float = 15) -> None:
         """Blocking shutdown for tests and the self-test's end."""
         self._closing = True
-        self.single_instance.close()
+        self._stop_listening()
         self.tray.hide()
         self.bridge.stop()
         backend = self.window.backend
@@ -205,7 +241,27 @@ def links_from_fd(fd: int) -> list[str]:
         return [line for line in pipe.read(1 << 20).decode("utf-8", "replace").splitlines() if line.strip()]
 
 
+def ensure_std_streams() -> None:
+    """Closed or missing standard streams (`sgsend-desktop >&- 2>&-`, a windowed Windows build) point at
+    the null device: no file the app opens later may get descriptor 1 or 2, where C libraries write their
+    warnings, and code that writes to sys.stdout or sys.stderr needs an object there."""
+    if os.name == "posix":
+        for fd in (0, 1, 2):
+            try:
+                os.fstat(fd)
+            except OSError:
+                null = os.open(os.devnull, os.O_RDWR)
+                if null != fd:
+                    os.dup2(null, fd)
+                    os.close(null)
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # kept for the life of the process
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    ensure_std_streams()
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     if argv is None and not args.self_test:
         hide_links_from_process_list(args)

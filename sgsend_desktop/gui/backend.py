@@ -7,17 +7,20 @@ BackgroundRunner, never on the GUI thread.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from sgsend_desktop.core.model import EngineEvent, TransferOptions, TransferSnapshot
+from sgsend_desktop.core.local_server import LocalEndpoint, LocalServer, open_local_server
+from sgsend_desktop.core.model import EngineEvent, TransferOptions, TransferSnapshot, TransferState
 from sgsend_desktop.gui.settings import Preferences
 
 log = logging.getLogger(__name__)
 
 LOCAL_SERVER_LABEL = "Local server (this computer)"
+LAN_SERVER_LABEL = "Local server, shared on the local network ({url})"
 
 
 class EngineFacade(Protocol):
@@ -42,6 +45,7 @@ class EngineFacade(Protocol):
     def move(self, local_id: str, new_index: int) -> None: ...
     def delete_remote(self, local_id: str) -> None: ...
     def set_server(self, server_url: str, token: str | None) -> None: ...
+    def set_local_server(self, local: LocalEndpoint | None) -> None: ...
     def set_limits(
         self,
         workers: int | None = None,
@@ -50,21 +54,19 @@ class EngineFacade(Protocol):
     ) -> None: ...
 
 
-class ServerHandle(Protocol):
-    @property
-    def url(self) -> str: ...
-    def stop(self) -> None: ...
-
-
 @dataclass
 class Backend:
     engine: EngineFacade
-    server: ServerHandle | None = None  # the embedded server, when we started one
+    server: LocalServer | None = None  # the local server, when we started (or joined) one
     data_dir: Path = field(default_factory=Path)
+    notes: list[str] = field(default_factory=list)  # what the user should know (e.g. the port moved)
+    lan_requested: bool = False  # the setting the local server was started with
 
     @property
     def server_label(self) -> str:
         if self.server is not None and self.engine.server_url.rstrip("/") == self.server.url.rstrip("/"):
+            if self.server.endpoint.lan:
+                return LAN_SERVER_LABEL.format(url=self.server.url)
             return LOCAL_SERVER_LABEL
         return self.engine.server_url
 
@@ -79,9 +81,10 @@ class Backend:
     def apply_preferences(self, prefs: Preferences, token: str | None) -> None:
         """Point new transfers at the chosen server (starting the local one on demand) and set limits."""
         if prefs.uses_local_server:
-            if self.server is None:
-                self.server = start_local_server(self.data_dir)
-            self.engine.set_server(self.server.url, None)
+            if self.server is None or self.lan_requested != prefs.share_on_lan:
+                self._restart_local_server(prefs.share_on_lan)
+            assert self.server is not None
+            self.engine.set_server(self.server.url, self.server.endpoint.token)
         else:
             self.engine.set_server(prefs.server_url.strip().rstrip("/"), token)
         self.engine.set_limits(
@@ -90,14 +93,36 @@ class Backend:
             download_limit_bps=prefs.download_limit_bps,
         )
 
-
-def start_local_server(data_dir: Path) -> ServerHandle:
-    from sgsend_desktop.core.config import embedded_server_dir
-    from sgsend_desktop.server.embedded import start_embedded_server
-
-    server: ServerHandle = start_embedded_server(embedded_server_dir(data_dir))
-    log.info("embedded server at %s", server.url)
-    return server
+    def _restart_local_server(self, lan: bool) -> None:
+        """(Re)start the local server (LAN sharing switched): its running transfers pause meanwhile and
+        carry on at its new address (the engine re-points them)."""
+        moving = (
+            [
+                s.id
+                for s in self.engine.snapshots()
+                if s.local_scope and (s.state.is_active or s.state is TransferState.QUEUED)
+            ]
+            if self.server is not None
+            else []
+        )
+        for local_id in moving:
+            self.engine.pause(local_id)
+        deadline = time.monotonic() + 15
+        while (
+            moving
+            and time.monotonic() < deadline
+            and any(self.engine.snapshot(i).state.is_active for i in moving)
+        ):
+            time.sleep(0.05)
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+        self.server = open_local_server(self.data_dir, lan=lan)
+        self.lan_requested = lan
+        self.notes = list(self.server.notes)
+        self.engine.set_local_server(self.server.endpoint)
+        for local_id in moving:
+            self.engine.resume(local_id)
 
 
 def open_backend(
@@ -109,17 +134,18 @@ def open_backend(
     """Start the local server if needed, create the engine, subscribe ``listener``, then start it."""
     from sgsend_desktop.core.engine import TransferEngine
 
-    server = start_local_server(data_dir) if prefs.uses_local_server else None
+    server = open_local_server(data_dir, lan=prefs.share_on_lan) if prefs.uses_local_server else None
     url = server.url if server is not None else prefs.server_url.strip().rstrip("/")
     try:
         engine = TransferEngine(
             data_dir,
             url,
-            token=None if server is not None else token,
+            token=server.endpoint.token if server is not None else token,
             workers=prefs.workers,
             upload_limit_bps=prefs.upload_limit_bps,
             download_limit_bps=prefs.download_limit_bps,
             auto_resume=prefs.resume_automatically,
+            local=server.endpoint if server is not None else None,
         )
         if listener is not None:
             engine.subscribe(listener)
@@ -128,4 +154,10 @@ def open_backend(
         if server is not None:
             server.stop()
         raise
-    return Backend(engine=engine, server=server, data_dir=data_dir)
+    return Backend(
+        engine=engine,
+        server=server,
+        data_dir=data_dir,
+        notes=list(server.notes) if server is not None else [],
+        lan_requested=prefs.share_on_lan,
+    )

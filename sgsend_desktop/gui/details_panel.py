@@ -20,7 +20,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sgsend_desktop.core.model import Direction, TransferSnapshot, TransferState
+from sgsend_desktop.core.model import (
+    LOCAL_COMPUTER,
+    LOCAL_NETWORK,
+    Direction,
+    TransferSnapshot,
+    TransferState,
+)
 from sgsend_desktop.gui.formatting import (
     direction_label,
     display_name,
@@ -28,12 +34,18 @@ from sgsend_desktop.gui.formatting import (
     format_size,
     format_speed,
     progress_fraction,
+    reconnect_text,
     state_label,
 )
 from sgsend_desktop.gui.qr import qr_image
 
 LIVE_TEXT = "Live progress from the server"
 POLLING_TEXT = "Polling (server has no events)"
+REACH_TEXT = {
+    LOCAL_COMPUTER: "This link works only on this computer (local server). To share with others, turn on "
+    "local-network sharing or set a server in Settings.",
+    LOCAL_NETWORK: "This link works on your local network, while SGraph Send runs on this computer.",
+}
 
 
 class DetailsPanel(QFrame):
@@ -61,6 +73,9 @@ class DetailsPanel(QFrame):
         self.live_label = QLabel("")
         self.live_label.setAccessibleName("Progress source")
         self.live_label.setEnabled(False)
+        self.reconnect_label = QLabel("")
+        self.reconnect_label.setWordWrap(True)
+        self.reconnect_label.setAccessibleName("Connection status")
         self.error_label = QLabel("")
         self.error_label.setWordWrap(True)
         self.error_label.setAccessibleName("Failure reason")
@@ -88,6 +103,10 @@ class DetailsPanel(QFrame):
         self.qr_label.setAccessibleName("QR code of the share link")
         self.qr_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.qr_label.hide()
+        self.reach_label = QLabel("")
+        self.reach_label.setWordWrap(True)
+        self.reach_label.setAccessibleName("Where the link works")
+        self.reach_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.delete_button = QPushButton("Delete from server")
         self.delete_button.setAccessibleName("Delete this transfer from the server")
         self.delete_button.clicked.connect(lambda: self._emit_for(self.delete_remote_requested))
@@ -107,11 +126,12 @@ class DetailsPanel(QFrame):
             grid.addWidget(label, row, 0)
             grid.addWidget(field, row, 1)
             grid.addWidget(button, row, 2)
+        grid.addWidget(self.reach_label, len(rows), 0, 1, 3)
         extras = QHBoxLayout()
         extras.addWidget(self.qr_toggle)
         extras.addStretch(1)
         extras.addWidget(self.delete_button)
-        grid.addLayout(extras, len(rows), 0, 1, 3)
+        grid.addLayout(extras, len(rows) + 1, 0, 1, 3)
         grid.setColumnStretch(1, 1)
 
         # --- received file section ---
@@ -138,6 +158,7 @@ class DetailsPanel(QFrame):
         text_column.addWidget(self.title, 0, Qt.AlignmentFlag.AlignLeft)
         text_column.addWidget(self.subtitle, 0, Qt.AlignmentFlag.AlignLeft)
         text_column.addWidget(self.live_label, 0, Qt.AlignmentFlag.AlignLeft)
+        text_column.addWidget(self.reconnect_label)
         error_row = QHBoxLayout()
         error_row.addWidget(self.error_label, 1)
         error_row.addWidget(self.retry_button, 0, Qt.AlignmentFlag.AlignTop)
@@ -196,6 +217,7 @@ class DetailsPanel(QFrame):
             for widget in (
                 self.subtitle,
                 self.live_label,
+                self.reconnect_label,
                 self.error_label,
                 self.retry_button,
                 self.share_box,
@@ -209,6 +231,8 @@ class DetailsPanel(QFrame):
         self.subtitle.show()
         self.live_label.setText(self.progress_source_text(snap))
         self.live_label.setVisible(bool(self.live_label.text()))
+        self.reconnect_label.setText(reconnect_text(snap))  # the server is away: why, and the next try
+        self.reconnect_label.setVisible(snap.reconnecting)
         failed = snap.state is TransferState.FAILED
         self.error_label.setText(
             f"Failed: {snap.error}" if failed and snap.error else "Failed." if failed else ""
@@ -223,6 +247,9 @@ class DetailsPanel(QFrame):
         self._set_field(self.link_field, snap.share_link if shared else None)
         self._set_field(self.link_only_field, snap.link_only if shared else None)
         self._set_field(self.key_field, snap.key_text if shared else None)
+        reach = REACH_TEXT.get(snap.local_scope, "") if shared else ""
+        self.reach_label.setText(reach)
+        self.reach_label.setVisible(bool(reach))
         self.delete_button.setEnabled(shared)
         self._refresh_qr()
 
@@ -237,7 +264,7 @@ class DetailsPanel(QFrame):
             parts.append(format_size(snap.size))
         if snap.state.is_active or snap.state is TransferState.PAUSED:
             parts.append(f"{round(progress_fraction(snap) * 100)} % done")
-        if snap.state.is_active and snap.speed_bps > 0:
+        if snap.state.is_active and snap.speed_bps > 0 and not snap.reconnecting:
             parts.append(format_speed(snap.speed_bps))
             if snap.eta_seconds is not None:
                 parts.append(f"{format_eta(snap.eta_seconds)} left")

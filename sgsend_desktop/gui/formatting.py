@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from sgsend_desktop.core.model import Direction, TransferSnapshot, TransferState
 
 _UNITS = ("B", "KB", "MB", "GB", "TB")
@@ -47,7 +49,25 @@ _STATE_LABELS = {
 }
 
 
-def state_label(snapshot: TransferSnapshot) -> str:
+def reconnect_countdown(snapshot: TransferSnapshot, now: float | None = None) -> str:
+    """While reconnecting: "in 40 s" until the next try, "now" once it is due (or running)."""
+    left = (snapshot.reconnect_at or 0.0) - (time.time() if now is None else now)
+    return f"in {format_eta(left)}" if left >= 0.5 else "now"
+
+
+def reconnect_text(snapshot: TransferSnapshot, now: float | None = None) -> str:
+    """One sentence for the details panel and tooltips, "" unless the transfer is reconnecting:
+    "Cannot reach 127.0.0.1:8080 (connection refused) — reconnecting in 40 s"."""
+    if not snapshot.reconnecting:
+        return ""
+    reason = snapshot.reconnect_reason or "The server cannot be reached"
+    return f"{reason} — reconnecting {reconnect_countdown(snapshot, now)}"
+
+
+def state_label(snapshot: TransferSnapshot, now: float | None = None) -> str:
+    if snapshot.reconnecting:  # still uploading/downloading in the journal: the server is away
+        countdown = reconnect_countdown(snapshot, now)
+        return "Reconnecting… trying now" if countdown == "now" else f"Reconnecting… next try {countdown}"
     if snapshot.state is TransferState.DONE and snapshot.direction is Direction.SEND:
         count = snapshot.download_count
         if count:

@@ -56,6 +56,18 @@ EXPIRY_CHOICES: list[tuple[str, timedelta | None]] = [
     ("1 day", timedelta(days=1)),
     ("7 days", timedelta(days=7)),
 ]
+# (label, friendly_key, strong_friendly); random first: the default
+KEY_CHOICES: list[tuple[str, bool, bool]] = [
+    ("Random (safest)", False, False),
+    ("Words: word-word-1234", True, False),
+    ("Five words (this app only)", True, True),
+]
+FRIENDLY_WARNING = (
+    "Random: 32 random bytes, the safest. Words (word-word-1234) open in the SGraph Send web page, but "
+    "anyone who learns the transfer id (a link without its key, or the server) can guess them in "
+    "minutes: only for files that need little protection. Five words resist guessing but open only in "
+    "this app and sgsend."
+)
 PAUSABLE = (
     TransferState.QUEUED,
     TransferState.PREPARING,
@@ -126,6 +138,17 @@ class MainWindow(QMainWindow):
         for label, _delta in EXPIRY_CHOICES:
             self.expiry_combo.addItem(label)
         self.expiry_combo.setAccessibleName("Expires after")
+        self.key_combo = QComboBox()  # KEY_CHOICES: random stays the default (index 0)
+        for label, _friendly, _strong in KEY_CHOICES:
+            self.key_combo.addItem(label)
+        self.key_combo.setAccessibleName("Kind of key")
+        self.key_combo.setToolTip(FRIENDLY_WARNING)
+        self.key_warning = QLabel("⚠ guessable in minutes")
+        self.key_warning.setToolTip(FRIENDLY_WARNING)
+        self.key_warning.setAccessibleName("Warning: a word-word-NNNN key can be guessed in minutes")
+        self.key_warning.setStyleSheet("color: rgb(214, 69, 65);")
+        self.key_warning.hide()
+        self.key_combo.currentIndexChanged.connect(lambda i: self.key_warning.setVisible(i == 1))
         self.open_link_button = QPushButton("Open link…")
         self.open_link_button.setAccessibleName("Open a share link to download")
         self.open_link_button.setToolTip("Download from a share link (Ctrl+L)")
@@ -140,6 +163,12 @@ class MainWindow(QMainWindow):
         options.addSpacing(16)
         options.addWidget(expiry_label)
         options.addWidget(self.expiry_combo)
+        options.addSpacing(16)
+        key_label = QLabel("&Key:")
+        key_label.setBuddy(self.key_combo)
+        options.addWidget(key_label)
+        options.addWidget(self.key_combo)
+        options.addWidget(self.key_warning)
         options.addStretch(1)
         options.addWidget(self.open_link_button)
 
@@ -316,11 +345,17 @@ class MainWindow(QMainWindow):
         self.backend = backend
         self.token_loaded = True  # DesktopApp sets ``token`` before attaching
         self.server_label.setText(f"Server: {backend.server_label}")
+        self._show_notes(backend.notes)
         self.runner.run(backend.engine.snapshots, on_result=self._initial_snapshots)
         waiting, self._when_ready = self._when_ready, []
         for call in waiting:
             call(backend)
         self.backend_ready.emit()
+
+    def _show_notes(self, notes: list[str]) -> None:
+        """What the local server wants the user to know (its port moved, no network address...)."""
+        if notes:
+            self.statusBar().showMessage(" ".join(notes), 20000)
 
     def backend_failed(self, error: BaseException) -> None:
         self.server_label.setText("Server: not available")
@@ -482,9 +517,11 @@ class MainWindow(QMainWindow):
     # commands
     def current_options(self) -> TransferOptions:
         delta = EXPIRY_CHOICES[self.expiry_combo.currentIndex()][1]
+        _label, friendly, strong = KEY_CHOICES[max(0, self.key_combo.currentIndex())]
         return TransferOptions(
             max_downloads=self.max_downloads_spin.value(),
             expires_at=datetime.now(UTC) + delta if delta is not None else None,
+            friendly_key=friendly, strong_friendly=strong,
         )
 
     def send_paths(self, paths: list[Path]) -> None:
@@ -619,21 +656,35 @@ class MainWindow(QMainWindow):
         self.settings.save(prefs)
 
         def run(backend: Backend) -> None:
-            def apply() -> tuple[str | None, str]:
+            def apply() -> tuple[str | None, str, list[str]]:
                 chosen = self.settings.load_token() if keep_token else token
                 if not keep_token:
                     self.settings.save_token(chosen)
+                notes_before = backend.notes
                 backend.apply_preferences(prefs, chosen)
-                return chosen, backend.server_label
+                notes = backend.notes if backend.notes is not notes_before else []
+                return chosen, backend.server_label, notes
 
-            def applied(result: tuple[str | None, str]) -> None:
-                self.token, label = result
+            def applied(result: tuple[str | None, str, list[str]]) -> None:
+                self.token, label, notes = result
                 self.token_loaded = True
                 self.server_label.setText(f"Server: {label}")
+                self._show_notes(notes)
+                self.runner.run(backend.engine.snapshots, on_result=self._refresh_all)
 
             self.runner.run(apply, on_result=applied)
 
         self._with_backend(run)
+
+    def _refresh_all(self, snapshots: list[TransferSnapshot]) -> None:
+        """After a server change: links and "where it opens" of every row may have changed."""
+        for snapshot in snapshots:
+            current = self.model.snapshot_of(snapshot.id)
+            if current is not None and current.state is snapshot.state:  # no stale state comes back
+                self.model.upsert(snapshot)
+        selected = self.selected_snapshot()
+        if selected is not None:
+            self._refresh_selected(selected.id)
 
     def open_history(self) -> HistoryDialog:
         dialog = HistoryDialog(self.model.snapshots(), self)

@@ -17,6 +17,7 @@ from sgsend_desktop.gui.formatting import (
     format_size,
     format_speed,
     progress_fraction,
+    reconnect_text,
     state_label,
 )
 
@@ -95,6 +96,8 @@ class TransferQueueModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if snap.state is TransferState.FAILED and snap.error:
                 return f"Failed: {snap.error}"
+            if snap.reconnecting:
+                return reconnect_text(snap)
             return snap.source_path or snap.saved_path or snap.name
         if role == Qt.ItemDataRole.ForegroundRole and snap.state is TransferState.FAILED:
             return FAILED_ACCENT if column in (Column.NAME, Column.STATE) else None
@@ -120,7 +123,7 @@ class TransferQueueModel(QAbstractTableModel):
             return f"{round(progress_fraction(snap) * 100)} %"
         if column is Column.SPEED:
             return format_speed(snap.speed_bps) if snap.state.is_active else ""
-        return format_eta(snap.eta_seconds) if snap.state.is_active else ""
+        return format_eta(snap.eta_seconds) if snap.state.is_active and not snap.reconnecting else ""
 
     # --- updates from the engine --------------------------------------------------------------
     def upsert(self, snapshot: TransferSnapshot) -> None:

@@ -33,6 +33,7 @@ def default_download_dir() -> Path:
 @dataclass
 class Preferences:
     server_url: str = ""  # empty: the embedded local server
+    share_on_lan: bool = False  # the local server binds the LAN address: links open on the local network
     workers: int = 4
     upload_limit_kbps: int = 0  # KB/s, 0 = unlimited
     download_limit_kbps: int = 0
@@ -71,6 +72,7 @@ class AppSettings:
         d = Preferences()
         return Preferences(
             server_url=str(self._qs.value("server/url", d.server_url)),
+            share_on_lan=self._bool("server/share_lan", d.share_on_lan),
             workers=self._int("transfers/workers", d.workers),
             upload_limit_kbps=self._int("transfers/upload_limit_kbps", d.upload_limit_kbps),
             download_limit_kbps=self._int("transfers/download_limit_kbps", d.download_limit_kbps),
@@ -81,6 +83,7 @@ class AppSettings:
 
     def save(self, prefs: Preferences) -> None:
         self._qs.setValue("server/url", prefs.server_url.strip().rstrip("/"))
+        self._qs.setValue("server/share_lan", prefs.share_on_lan)
         self._qs.setValue("transfers/workers", prefs.workers)
         self._qs.setValue("transfers/upload_limit_kbps", prefs.upload_limit_kbps)
         self._qs.setValue("transfers/download_limit_kbps", prefs.download_limit_kbps)

@@ -22,7 +22,9 @@ from sgsend_desktop.server import (
 )
 from sgsend_desktop.server.config import LAMBDA_REQUEST_LIMIT, ServerConfig
 from sgsend_desktop.server.context import ServerContext
+from sgsend_desktop.server.fdlimit import is_out_of_files, max_connections
 from sgsend_desktop.server.limits import RequestSizeLimit
+from sgsend_desktop.server.slots import StreamSlots
 from sgsend_desktop.server.storage.base import StoreError, TransferStore
 from sgsend_desktop.server.storage.disk import DiskStore
 from sgsend_desktop.server.tickets import TicketSigner
@@ -54,6 +56,11 @@ def create_app(
     store = store or make_store(config)
     tickets = TicketSigner(store.ticket_secret(), config.ticket_max_age)
     ctx = ServerContext(config=config, store=store, tickets=tickets)
+    # event streams may take at most half of the connections, so that the API keeps answering
+    ctx.streams = StreamSlots(
+        total=max(1, min(config.max_event_streams, max_connections(config.max_connections) // 2)),
+        per_transfer=max(1, config.max_event_streams_per_transfer),
+    )
     if should_exit is not None:
         ctx.should_exit = should_exit
     app = FastAPI(title="SGraph Send (sgsend serve)", version=__version__, docs_url="/docs", redoc_url=None)
@@ -69,6 +76,18 @@ def create_app(
         log.warning("storage error: %s", error)
         return JSONResponse({"detail": "Storage backend error; try again"}, status_code=502)
 
+    @app.exception_handler(OSError)
+    async def out_of_files(_: Request, error: Exception) -> JSONResponse:
+        """EMFILE/ENFILE (out of file descriptors) is a moment of overload: a 503, not a 500."""
+        if not is_out_of_files(error):
+            raise error  # any other OSError is a bug: the usual 500 (and traceback)
+        log.warning("out of file descriptors: a request was refused with 503")
+        return JSONResponse(
+            {"detail": "The server is busy (out of file descriptors); retry shortly."},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+
     app.include_router(routes_transfers.build_router(ctx))
     app.include_router(routes_tokens.build_router(ctx))
     app.include_router(routes_events.build_router(ctx))
@@ -79,8 +98,10 @@ def create_app(
         app.include_router(routes_test.build_router(ctx))
     app.include_router(routes_pages.build_router())
 
-    if config.lambda_limits:  # inside CORS, so that a browser can read the 413 too
-        app.add_middleware(RequestSizeLimit, limit=LAMBDA_REQUEST_LIMIT)
+    # JSON bodies always, and every /api/ body under Lambda limits; inside CORS so a browser reads the 413
+    app.add_middleware(
+        RequestSizeLimit, lambda_limits=config.lambda_limits, lambda_limit=LAMBDA_REQUEST_LIMIT
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],

@@ -12,6 +12,9 @@ LAMBDA_DOWNLOAD_LIMIT = 5 * 1024 * 1024  # upstream refuses direct downloads abo
 DEFAULT_URL_EXPIRY = 3600
 DEFAULT_KEEPALIVE = 15.0
 DEFAULT_TICKET_MAX_AGE = 7 * 24 * 3600  # download tickets (download-url/refresh) live this long
+DEFAULT_MAX_EVENT_STREAMS = 256  # open event streams in one process (unauthenticated: bounded)
+DEFAULT_MAX_EVENT_STREAMS_PER_TRANSFER = 8
+DEFAULT_ABANDONED_AFTER = 24 * 3600  # a pending transfer idle this long is removed (0 = never)
 
 
 def default_data_dir() -> Path:
@@ -41,6 +44,10 @@ class ServerConfig:
     ticket_max_age: int = DEFAULT_TICKET_MAX_AGE
     poll_interval: float = 0.5  # SSE: how often the store is re-read while a client listens
     idle_poll_interval: float = 5.0  # SSE on a finished transfer: polling backs off up to this while idle
+    max_event_streams: int = DEFAULT_MAX_EVENT_STREAMS
+    max_event_streams_per_transfer: int = DEFAULT_MAX_EVENT_STREAMS_PER_TRANSFER
+    max_connections: int | None = None  # uvicorn's limit_concurrency; None = from the open-file limit
+    abandoned_after: float = DEFAULT_ABANDONED_AFTER  # seconds; 0 = never sweep
     test_hooks: bool = False
 
     @property

@@ -14,11 +14,17 @@ from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from sgsend_desktop.server.config import ServerConfig
+from sgsend_desktop.server.config import (
+    DEFAULT_MAX_EVENT_STREAMS,
+    DEFAULT_MAX_EVENT_STREAMS_PER_TRANSFER,
+    ServerConfig,
+)
 from sgsend_desktop.server.meta import COMPLETED, DELETED, TransferMeta
 from sgsend_desktop.server.notifier import ChangeNotifier
+from sgsend_desktop.server.slots import StreamSlots
 from sgsend_desktop.server.stats import RequestStats
 from sgsend_desktop.server.storage.base import PayloadWriter, StoreError, TransferStore
+from sgsend_desktop.server.sweeper import Sweeper
 from sgsend_desktop.server.tickets import TicketSigner
 
 TOKEN_HEADER = "x-sgraph-access-token"
@@ -31,8 +37,10 @@ def _write_all(writer: PayloadWriter, chunks: list[bytes]) -> None:
         writer.write(chunk)
 
 
-async def receive_body(request: Request, writer: PayloadWriter, limit: int, too_large: str) -> None:
-    """Stream the request body into ``writer`` (400 ``too_large`` past ``limit`` bytes).
+async def receive_body(
+    request: Request, writer: PayloadWriter, limit: int, too_large: str, status: int = 400
+) -> None:
+    """Stream the request body into ``writer`` (``status`` ``too_large`` past ``limit`` bytes).
 
     File writes (and the writer's hashing) run in a worker thread, about 1 MiB at a time: a slow disk
     must not stall the event loop, which serves every other request.
@@ -46,7 +54,7 @@ async def receive_body(request: Request, writer: PayloadWriter, limit: int, too_
             batch.append(chunk)
             pending += len(chunk)
             if writer.size + pending > limit:
-                raise HTTPException(status_code=400, detail=too_large)
+                raise HTTPException(status_code=status, detail=too_large)
             if pending >= WRITE_BATCH:
                 await run_in_threadpool(_write_all, writer, batch)
                 batch, pending = [], 0
@@ -65,9 +73,32 @@ class ServerContext:
     notifier: ChangeNotifier = field(default_factory=ChangeNotifier)
     stats: RequestStats = field(default_factory=RequestStats)
     should_exit: Callable[[], bool] = lambda: False
+    streams: StreamSlots = field(
+        default_factory=lambda: StreamSlots(DEFAULT_MAX_EVENT_STREAMS, DEFAULT_MAX_EVENT_STREAMS_PER_TRANSFER)
+    )
+    sweeper: Sweeper | None = None
     _locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(
         default_factory=weakref.WeakValueDictionary
     )
+
+    # --- lifetime -------------------------------------------------------------------------------
+    def start_background(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Called once the server listens (on its event loop): start the abandoned-upload sweep."""
+        if self.config.abandoned_after <= 0 or self.sweeper is not None:
+            return
+
+        def removed(transfer_id: str) -> None:  # from the sweeper's thread: wake streams on the loop
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self.notifier.notify, transfer_id)
+
+        self.sweeper = Sweeper(self.store, self.config.abandoned_after, removed)
+        self.sweeper.start()
+
+    def shutdown(self) -> None:
+        """Called when the server starts shutting down: stop the sweep, end every event stream now."""
+        if self.sweeper is not None:
+            self.sweeper.stop()
+        self.notifier.close()
 
     def transfer_lock(self, transfer_id: str) -> asyncio.Lock:
         """Serialises long operations on one transfer within this process (e.g. assembling parts)."""
@@ -120,6 +151,20 @@ class ServerContext:
         result = await self.call(self.store.update, transfer_id, change)
         self.notifier.notify(transfer_id)
         return result
+
+    async def record_payload(
+        self, transfer_id: str, change: Callable[[TransferMeta], R]
+    ) -> tuple[TransferMeta, R]:
+        """Record a payload just written (``change`` refuses a transfer no longer pending). When that
+        fails because the transfer was deleted (or removed) meanwhile, the payload goes too: a delete racing
+        an upload leaves nothing behind, whichever finishes first (the delete marks first, then removes)."""
+        try:
+            return await self.update(transfer_id, change)
+        except HTTPException:
+            current = await self.call(self.store.load, transfer_id)
+            if current is None or current.status == DELETED:
+                await self.call(self.store.delete_payload, transfer_id)
+            raise
 
 
 def check_downloadable(meta: TransferMeta, not_completed_status: int) -> None:

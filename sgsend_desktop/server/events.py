@@ -42,6 +42,7 @@ class EventState:
     terminal: str | None  # "deleted" | "expired" | None
     offset: int
     payload_size: int | None
+    expires_at: float | None = None  # Unix time the transfer expires (streams wake up for it)
 
     @classmethod
     def from_store(cls, meta: TransferMeta, live_parts: list[StoredPart] | None) -> EventState:
@@ -64,6 +65,7 @@ class EventState:
             terminal=terminal,
             offset=meta.event_offset,
             payload_size=meta.payload_size,
+            expires_at=expires.timestamp() if (expires := meta.expires) is not None else None,
         )
 
     @property

@@ -1,4 +1,15 @@
-"""Lambda's request limit, enforced on the API (not on the /storage endpoints, which stand in for S3)."""
+"""Bounds on what the API reads from a request body, enforced before (and while) it is read.
+
+- Every JSON route reads at most ``JSON_BODY_LIMIT`` bytes (``LIST_BODY_LIMIT`` for `presigned/complete`
+  and `presigned/part-urls`, whose lists may hold 10 000 entries), with or without Lambda limits: a body
+  is parsed whole, so an unbounded one is unbounded memory.
+- Under Lambda limits (the default) every `/api/` request is also capped at AWS Lambda's 6 MB.
+- The direct upload (`/api/transfers/upload/{id}`) is streamed to storage and bounded by its route
+  (the declared size); the `/storage/` endpoints stand in for S3 and bound their own bodies.
+
+Content-Length is checked up front; without it the body is counted as it streams in, and reading stops
+at the limit. Either way the answer is a 413 with a JSON `detail`.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +19,11 @@ from typing import Any
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+JSON_BODY_LIMIT = 64 * 1024  # create, initiate, download-url/refresh, ...: a few hundred bytes
+LIST_BODY_LIMIT = 1024 * 1024  # up to 10 000 parts: complete's {"part_number", "etag"} are ~600 KB
+LIST_ROUTES = ("/api/presigned/complete", "/api/presigned/part-urls")
+UPLOAD_PREFIX = "/api/transfers/upload/"
+
 
 def too_large_detail(limit: int) -> str:
     return (
@@ -16,31 +32,48 @@ def too_large_detail(limit: int) -> str:
     )
 
 
+def json_too_large_detail(limit: int) -> str:
+    return f"Request body too large: this route reads at most {limit} bytes of JSON."
+
+
 class BodyTooLarge(HTTPException):
     """An HTTPException, so FastAPI's handlers answer it as 413 JSON wherever the body is read."""
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(status_code=413, detail=too_large_detail(limit))
+    def __init__(self, detail: str) -> None:
+        super().__init__(status_code=413, detail=detail)
+
+
+def body_limit(path: str, lambda_limits: bool, lambda_limit: int) -> tuple[int, str] | None:
+    """(limit, detail) for a request to ``path``; None: not bounded here."""
+    if not path.startswith("/api/"):
+        return None
+    if path.startswith(UPLOAD_PREFIX):
+        return (lambda_limit, too_large_detail(lambda_limit)) if lambda_limits else None
+    limit = LIST_BODY_LIMIT if path.rstrip("/") in LIST_ROUTES else JSON_BODY_LIMIT
+    if lambda_limits and lambda_limit < limit:
+        return lambda_limit, too_large_detail(lambda_limit)
+    return limit, json_too_large_detail(limit)
 
 
 class RequestSizeLimit:
-    """413 with a JSON error for API request bodies over ``limit`` bytes.
+    """413 with a JSON error for API request bodies over their route's limit (see ``body_limit``)."""
 
-    Content-Length is checked up front; without it the body is counted as it streams in.
-    """
-
-    def __init__(self, app: ASGIApp, limit: int, prefix: str = "/api/") -> None:
+    def __init__(self, app: ASGIApp, lambda_limits: bool, lambda_limit: int) -> None:
         self.app = app
-        self.limit = limit
-        self.prefix = prefix
+        self.lambda_limits = lambda_limits
+        self.lambda_limit = lambda_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+        bound = None
+        if scope["type"] == "http":
+            bound = body_limit(scope["path"], self.lambda_limits, self.lambda_limit)
+        if bound is None:
             await self.app(scope, receive, send)
             return
+        limit, detail = bound
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.limit:
-            await self._reject(send)
+        if length is not None and length.isdigit() and int(length) > limit:
+            await self._reject(send, detail)
             return
         received = 0
         started = False
@@ -50,8 +83,8 @@ class RequestSizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise BodyTooLarge(self.limit)
+                if received > limit:
+                    raise BodyTooLarge(detail)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -64,10 +97,10 @@ class RequestSizeLimit:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._reject(send)
+                await self._reject(send, detail)
 
-    async def _reject(self, send: Send) -> None:
-        body: dict[str, Any] = {"detail": too_large_detail(self.limit)}
+    async def _reject(self, send: Send, detail: str) -> None:
+        body: dict[str, Any] = {"detail": detail}
         payload = json.dumps(body).encode()
         await send(
             {

@@ -37,6 +37,7 @@ class TransferMeta:
     delete_auth_hash: str = ""
     completed_at: str = ""  # set by /api/transfers/complete
     upload_id: str = ""  # the multipart upload in progress, if any
+    upload_part_size: int = 0  # its planned part size (presigned/initiate); 0 = unknown (older records)
     assembled_upload_id: str = ""  # the multipart upload presigned/complete assembled (retries answer 200)
     assembled_etag: str = ""
     payload_size: int | None = None  # set once the payload is stored

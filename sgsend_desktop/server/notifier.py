@@ -9,13 +9,23 @@ from collections import defaultdict
 class ChangeNotifier:
     def __init__(self) -> None:
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self.closed = False
 
     def notify(self, transfer_id: str) -> None:
         for event in self._waiters.get(transfer_id, ()):
             event.set()
 
+    def close(self) -> None:
+        """The server is shutting down: wake every waiter now, and every later wait returns at once."""
+        self.closed = True
+        for waiters in list(self._waiters.values()):
+            for event in waiters:
+                event.set()
+
     async def wait(self, transfer_id: str, timeout: float) -> bool:
-        """Wait until ``notify(transfer_id)`` or the timeout; True when notified."""
+        """Wait until ``notify(transfer_id)``, ``close()`` or the timeout; True when woken."""
+        if self.closed:
+            return True
         event = asyncio.Event()
         self._waiters[transfer_id].add(event)
         try:

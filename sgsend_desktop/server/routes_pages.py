@@ -12,7 +12,7 @@ from importlib import resources
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 
-LOCALE = re.compile(r"^[a-z]{2}(-[a-z]{2})?$")
+LOCALE = re.compile(r"^[a-z]{2,3}(-[a-z]{2})?$")  # 3 letters too: upstream has /tlh/ pages
 ROUTES = {"download", "view", "browse", "gallery", "v"}
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -145,10 +146,16 @@ def build_router(ctx: ServerContext) -> APIRouter:
             if meta.status != PENDING:
                 raise StoreError(409, "Transfer not in pending state")
             meta.upload_id = upload_id
+            meta.upload_part_size = part_size
             meta.event_offset += stale_parts
             meta.add_log("multipart_initiated", num_parts=num_parts, part_size=part_size)
 
-        await ctx.update(transfer_id, record)
+        try:
+            await ctx.update(transfer_id, record)
+        except HTTPException:  # deleted (or removed) meanwhile: the new upload must not stay behind
+            with contextlib.suppress(HTTPException):
+                await ctx.call(ctx.store.abort_multipart, transfer_id, upload_id)
+            raise
         urls = await part_urls(transfer_id, upload_id, list(range(1, num_parts + 1)), ctx.base_url(request))
         return {"transfer_id": transfer_id, "upload_id": upload_id, "part_urls": urls, "part_size": part_size}
 
@@ -234,14 +241,27 @@ def build_router(ctx: ServerContext) -> APIRouter:
         arrival = sorted((stored[n] for n in chosen), key=lambda p: (p.last_modified, p.part_number))
 
         def record(meta: TransferMeta) -> None:
+            if meta.status != PENDING or meta.upload_id != body.upload_id:
+                raise StoreError(409, "The transfer changed while its parts were being assembled")
             meta.upload_id = ""
+            meta.upload_part_size = 0
             meta.assembled_upload_id = body.upload_id
             meta.assembled_etag = etag
             meta.payload_size = total
             meta.parts_log = [[p.part_number, p.size] for p in arrival]
             meta.add_log("multipart_completed", parts=len(chosen))
 
-        await ctx.update(body.transfer_id, record)
+        try:
+            # deleted meanwhile: record_payload removes the payload just assembled
+            await ctx.record_payload(body.transfer_id, record)
+        except HTTPException:
+            current = await ctx.call(ctx.store.load, body.transfer_id)
+            if current is None or current.status == DELETED:
+                raise HTTPException(status_code=404, detail="Transfer deleted during assembly") from None
+            done = assembled(current, body.upload_id)  # another process on the bucket recorded it first
+            if done is not None:
+                return done
+            raise
         return {"transfer_id": body.transfer_id, "status": "assembled", "etag": etag}
 
     async def cancel_upload(transfer_id: str, upload_id: str, request: Request) -> dict[str, Any]:

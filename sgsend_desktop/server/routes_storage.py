@@ -1,6 +1,8 @@
 """The disk backend's stand-in for S3: signed PUT (whole object or one part) and ranged GET.
 
-Not under the Lambda limit (S3 is not either), but bodies stream to disk chunk by chunk.
+Not under the Lambda limit (S3 is not either), but bodies stream to disk chunk by chunk, and no body is
+kept beyond what the transfer declared: a whole object at most the declared size, a part at most the
+upload's part size (10 MiB if that is larger: the web UI's slice) and never more than the declared size.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from sgsend_desktop.server.ranges import RangeError, parse_range
 from sgsend_desktop.server.storage.base import StoreError
 from sgsend_desktop.server.storage.disk import DiskStore, FileWriter, part_resource, payload_resource
 from sgsend_desktop.server.validation import (
+    ENVELOPE_SLACK,
+    MAX_PART_SIZE,
     MAX_S3_PART,
     check_part_number,
     check_transfer_id,
@@ -22,6 +26,22 @@ from sgsend_desktop.server.validation import (
 )
 
 SIGNATURE_FAILED = "Request signature does not match or the URL has expired"
+
+
+def part_limit(meta: TransferMeta) -> int:
+    """The most one part of the transfer's multipart upload may hold.
+
+    The planned part size from initiate (at least 10 MiB, what the upstream web UI slices whatever the
+    plan says), and never more than the transfer's declared size; records from before the plan was kept
+    are bounded by the declared size alone."""
+    declared = meta.file_size_bytes + ENVELOPE_SLACK
+    per_part = max(meta.upload_part_size, MAX_PART_SIZE) if meta.upload_part_size else MAX_S3_PART
+    return min(per_part, declared)
+
+
+def declared_length(request: Request) -> int | None:
+    text = request.headers.get("content-length")
+    return int(text) if text is not None and text.isascii() and text.isdigit() else None
 
 
 def build_router(ctx: ServerContext, store: DiskStore) -> APIRouter:
@@ -32,9 +52,9 @@ def build_router(ctx: ServerContext, store: DiskStore) -> APIRouter:
         if not store.signer.verify(method, resource, query.get("expires"), query.get("sig")):
             raise HTTPException(status_code=403, detail=SIGNATURE_FAILED)
 
-    async def receive(writer: FileWriter, request: Request, limit: int) -> None:
+    async def receive(writer: FileWriter, request: Request, limit: int, too_large: str, status: int) -> None:
         try:
-            await receive_body(request, writer, limit, "Body larger than allowed")
+            await receive_body(request, writer, limit, too_large, status)
         except BaseException:
             await run_in_threadpool(writer.discard)
             raise
@@ -55,18 +75,25 @@ def build_router(ctx: ServerContext, store: DiskStore) -> APIRouter:
         meta = await ctx.load(transfer_id)
         if meta.status != PENDING:
             raise HTTPException(status_code=409, detail="Transfer not in pending state")
+        limit = meta.file_size_bytes + ENVELOPE_SLACK
+        too_large = f"Body larger than the transfer's declared size (at most {limit} bytes)"
+        length = declared_length(request)
+        if length is not None and length > limit:
+            raise HTTPException(status_code=413, detail=too_large)
         writer = await ctx.call(store.payload_writer, transfer_id)
         assert isinstance(writer, FileWriter)
-        await receive(writer, request, meta.file_size_bytes + 28)
+        await receive(writer, request, limit, too_large, 413)
         etag = writer.etag
         size = await ctx.call(writer.commit)
 
         def record(meta: TransferMeta) -> None:
+            if meta.status != PENDING:
+                raise StoreError(409, "Transfer not in pending state")
             meta.payload_size = size
             meta.parts_log = []
             meta.add_log("upload", size=size, via="presigned_put")
 
-        await ctx.update(transfer_id, record)
+        await ctx.record_payload(transfer_id, record)
         return Response(status_code=200, headers={"ETag": etag})
 
     async def put_part(transfer_id: str, upload_id: str, part_number: int, request: Request) -> Response:
@@ -77,8 +104,18 @@ def build_router(ctx: ServerContext, store: DiskStore) -> APIRouter:
             meta = await ctx.load(transfer_id)
             if meta.status != PENDING:
                 raise HTTPException(status_code=409, detail="Transfer not in pending state")
+            if meta.upload_id != upload_id:
+                raise HTTPException(status_code=404, detail="No such upload for this transfer")
+            limit = part_limit(meta)
+            too_large = (
+                f"Part {part_number} is larger than allowed: at most {limit} bytes "
+                "(the upload's part size, and no more than the transfer's declared size)"
+            )
+            length = declared_length(request)
+            if length is not None and length > limit:  # refused before a byte is read
+                raise HTTPException(status_code=413, detail=too_large)
             writer = await ctx.call(store.part_writer, transfer_id, upload_id, part_number)
-            await receive(writer, request, MAX_S3_PART)
+            await receive(writer, request, limit, too_large, 413)
             etag = await ctx.call(store.commit_part, writer, part_number)
         finally:
             ctx.stats.part_put_finished()

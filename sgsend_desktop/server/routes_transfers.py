@@ -115,7 +115,7 @@ def build_router(ctx: ServerContext) -> APIRouter:
             meta.parts_log = []
             meta.add_log("upload", size=size)
 
-        await ctx.update(transfer_id, record)
+        await ctx.record_payload(transfer_id, record)
         return {"status": "uploaded", "transfer_id": transfer_id, "size": size}
 
     @router.post("/complete/{transfer_id}")
@@ -187,19 +187,23 @@ def build_router(ctx: ServerContext) -> APIRouter:
         if not hmac.compare_digest(given_hash, meta.delete_auth_hash):
             raise HTTPException(status_code=403, detail="Delete authorisation does not match")
         if meta.status == DELETED:
+            await ctx.call(ctx.store.delete_payload, transfer_id)  # converges after an interrupted delete
             return {"status": "already_deleted", "transfer_id": transfer_id}
-        upload_id = meta.upload_id
+
+        # Mark first, then remove: an upload or assembly finishing meanwhile finds the transfer deleted
+        # when it records its payload and removes that payload itself (ServerContext.record_payload).
+        def mark(meta: TransferMeta) -> str:
+            upload_id = meta.upload_id
+            meta.status = DELETED
+            meta.upload_id = ""
+            meta.add_log("delete")
+            return upload_id
+
+        _, upload_id = await ctx.update(transfer_id, mark)
         if upload_id:
             with contextlib.suppress(HTTPException):
                 await ctx.call(ctx.store.abort_multipart, transfer_id, upload_id)
         await ctx.call(ctx.store.delete_payload, transfer_id)
-
-        def mark(meta: TransferMeta) -> None:
-            meta.status = DELETED
-            meta.upload_id = ""
-            meta.add_log("delete")
-
-        await ctx.update(transfer_id, mark)
         return {"status": "deleted", "transfer_id": transfer_id}
 
     return router

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import signal
 import socket
@@ -14,6 +15,14 @@ from fastapi import FastAPI
 
 from sgsend_desktop.server.app import create_app
 from sgsend_desktop.server.config import ServerConfig
+from sgsend_desktop.server.fdlimit import (
+    QuietAcceptErrors,
+    accept_batch,
+    gated_protocol,
+    max_connections,
+    quiet_concurrency_warnings,
+    raise_fd_limit,
+)
 
 # what the upstream web UI's access gate lets a user enter (it lower-cases, then checks this)
 WEB_UI_TOKEN = re.compile(r"[a-z0-9_-]+")
@@ -36,11 +45,22 @@ def socket_url(sock: socket.socket) -> str:
 
 
 class AnnouncingServer(uvicorn.Server):
-    """A uvicorn server that calls ``on_ready`` once it is accepting connections."""
+    """A uvicorn server that calls ``on_ready`` once it is accepting connections.
 
-    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None]) -> None:
+    ``on_start(loop)`` runs then too (background work: the abandoned-upload sweep), and ``on_shutdown()``
+    as soon as shutting down begins (ends event streams, so a graceful shutdown is quick)."""
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        on_ready: Callable[[], None],
+        on_start: Callable[[asyncio.AbstractEventLoop], None] | None = None,
+        on_shutdown: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(config)
         self._on_ready = on_ready
+        self._on_start = on_start
+        self._on_shutdown = on_shutdown
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         """SIGINT/SIGTERM: shut down gracefully and exit 0 (uvicorn would re-raise the signal)."""
@@ -49,25 +69,46 @@ class AnnouncingServer(uvicorn.Server):
         self.should_exit = True
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(QuietAcceptErrors())  # EMFILE on accept: one line, not a traceback
         await super().startup(sockets)
         if not self.should_exit:
+            if self._on_start is not None:
+                self._on_start(loop)
             self._on_ready()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._on_shutdown is not None:
+            self._on_shutdown()
+        await super().shutdown(sockets)
 
 
 def build_server(
     config: ServerConfig, sock: socket.socket, on_ready: Callable[[], None], log_level: str = "warning"
 ) -> tuple[AnnouncingServer, FastAPI]:
     holder: list[AnnouncingServer] = []
+    raise_fd_limit()  # the login default is often 1024 (macOS: 256); also for the embedded server
+    connections = max_connections(config.max_connections)
+    batch = accept_batch(connections)
     app = create_app(config, should_exit=lambda: bool(holder and holder[0].should_exit))
     uv_config = uvicorn.Config(
         app,
         log_level=log_level,
         access_log=False,
+        # no console (a windowed app: sys.stdout is None): uvicorn would ask sys.stdout.isatty()
+        use_colors=None if sys.stdout is not None else False,
         timeout_graceful_shutdown=5,
         lifespan="off",
         proxy_headers=False,
+        # beyond this many connections a request gets a quick 503 and its connection is closed: held
+        # connections stay well within the open-file limit (fdlimit.py)
+        limit_concurrency=connections,
+        backlog=batch,  # also how many connections asyncio accepts per loop tick
+        http=gated_protocol(connections + batch),
     )
-    server = AnnouncingServer(uv_config, on_ready)
+    quiet_concurrency_warnings()
+    ctx = app.state.ctx
+    server = AnnouncingServer(uv_config, on_ready, on_start=ctx.start_background, on_shutdown=ctx.shutdown)
     holder.append(server)
     return server, app
 

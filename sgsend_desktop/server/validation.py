@@ -38,7 +38,8 @@ def check_part_number(part_number: int) -> int:
 
 
 def parse_expires_at(text: str) -> datetime | None:
-    """ISO-8601 with `Z` or an offset (naive times are read as UTC); empty = never. Garbage → 400."""
+    """ISO-8601 with `Z` or an offset (naive times are read as UTC); empty = never. Garbage, or a time
+    outside datetime's range once in UTC, → 400."""
     text = text.strip()
     if not text:
         return None
@@ -50,7 +51,13 @@ def parse_expires_at(text: str) -> datetime | None:
         ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00-05:00 is in year 10000 in UTC
+        raise HTTPException(
+            status_code=400,
+            detail=f"Invalid expires_at: {text[:64]!r} is not between years 1 and 9999 in UTC.",
+        ) from None
 
 
 def size_allowed(declared: int, actual: int) -> bool:

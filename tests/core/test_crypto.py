@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import struct
 import tracemalloc
 from pathlib import Path
@@ -106,6 +107,32 @@ def test_legacy_7_byte_form_whose_length_looks_like_a_brace(length: int) -> None
 def test_unreadable_metadata_keeps_every_byte_as_content() -> None:
     raw = b"SGMETA\x00\x00\x00\x05{oops" + b"BODY"
     assert read_envelope(raw) == (raw, None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "content", "name"),
+    [
+        (b'SGMETA.{"filename":"foo.txt"}hello', b"hello", "foo.txt"),                # sgit's own example
+        ('SGMETA.{"filename":"r\u00e9sum\u00e9 }{.txt"}'.encode() + b"\xff\x00BODY", b"\xff\x00BODY",
+         "r\u00e9sum\u00e9 }{.txt"),                                                    # binary content after
+        (b'SGMETA.{"filename":"a.txt","size":3}{"not":"metadata"}', b'{"not":"metadata"}', "a.txt"),
+        (b'SGMETA.{"filename":"empty.txt"}', b"", "empty.txt"),
+        (b'SGMETA.{"filename":"a\xffb"}xyz', b'SGMETA.{"filename":"a\xffb"}xyz', None),  # not UTF-8: raw
+        (b'SGMETA.["filename"]xyz', b'SGMETA.["filename"]xyz', None),                    # not an object
+        (b'SGMETA.{"filename":"cut', b'SGMETA.{"filename":"cut', None),                  # never ends
+        (b"SGMETA.", b"SGMETA.", None),
+    ],
+    ids=["sgit-example", "binary-body", "json-after-json", "empty", "bad-utf8", "array", "truncated", "bare"],
+)
+def test_web_text_envelope_form_is_read(raw: bytes, content: bytes, name: str | None) -> None:
+    for step in (1, 3, 7, 1000):
+        assert read_envelope(raw, step) == (content, name)
+
+
+def test_web_text_form_with_long_metadata_and_tiny_feeds() -> None:
+    meta = json.dumps({"filename": "n.txt", "note": "}" * 200_000}).encode()
+    raw = b"SGMETA." + meta + b"BODY"
+    assert read_envelope(raw, step=7) == (b"BODY", "n.txt")
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -24,6 +24,7 @@ def start_desktop(
     downloads: Path,
     *,
     upload_limit_kbps: int = 0,
+    download_limit_kbps: int = 0,
     resume_automatically: bool = False,
 ) -> DesktopApp:
     """The whole app (window, tray controller, bridge, single-instance server) on a real engine."""
@@ -33,6 +34,7 @@ def start_desktop(
             server_url=server_url,
             download_dir=str(downloads),
             upload_limit_kbps=upload_limit_kbps,
+            download_limit_kbps=download_limit_kbps,
             close_to_tray=False,
             resume_automatically=resume_automatically,
         )

@@ -121,6 +121,9 @@ class StandInEngine:
     def set_server(self, server_url: str, token: str | None) -> None:
         self._server_url = server_url
 
+    def set_local_server(self, local: object) -> None:
+        self.calls.append(("local_server", getattr(local, "url", "")))
+
     def set_limits(
         self,
         workers: int | None = None,

@@ -115,7 +115,10 @@ def test_open_link_without_a_key_keeps_the_dialog_open_asking_for_it(qtbot: QtBo
     qtbot.addWidget(dialog)
     accepted: list[bool] = []
     dialog.accepted.connect(lambda: accepted.append(True))
-    dialog.link_edit.setText("https://send.sgraph.ai/en-gb/download/#0123456789ab")
+    from sgsend_desktop.core.crypto import friendly_transfer_id
+
+    # the id a friendly key names (a key for another transfer is refused in a sentence of its own)
+    dialog.link_edit.setText(f"https://send.sgraph.ai/en-gb/download/#{friendly_transfer_id('apple-mango-5623')}")
     dialog.accept()
     assert accepted == [] and dialog.error_label.isVisibleTo(dialog)
     assert "key" in dialog.error_label.text().lower()

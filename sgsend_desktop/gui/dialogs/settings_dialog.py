@@ -1,4 +1,4 @@
-"""Settings: server, access token, workers, bandwidth limits, download folder, tray, auto-resume."""
+"""Settings: server, local-network sharing, access token, workers, limits, download folder, tray, resume."""
 
 from __future__ import annotations
 
@@ -48,9 +48,20 @@ class SettingsDialog(QDialog):
         self.token_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.token_edit.setPlaceholderText("Only if the server asks for one")
         self.token_edit.setAccessibleName("Access token")
+        self.lan_check = QCheckBox("Share on the &local network")
+        self.lan_check.setChecked(prefs.share_on_lan)
+        self.lan_check.setAccessibleName("Share on the local network")
+        self.lan_check.setToolTip(
+            "The local server listens on this computer's network address: people on the same network "
+            "can open your links while SGraph Send runs. Sending still needs this computer's own "
+            "access token, kept in your keyring."
+        )
+        self.server_edit.textChanged.connect(lambda text: self.lan_check.setEnabled(not text.strip()))
+        self.lan_check.setEnabled(not prefs.server_url.strip())
         server_box = QGroupBox("Server")
         server_form = QFormLayout(server_box)
         server_form.addRow("Server &URL:", self.server_edit)
+        server_form.addRow("", self.lan_check)
         server_form.addRow("Access &token:", self.token_edit)
 
         self.workers_spin = QSpinBox()
@@ -103,6 +114,7 @@ class SettingsDialog(QDialog):
         return replace(
             self._prefs,
             server_url=self.server_edit.text().strip().rstrip("/"),
+            share_on_lan=self.lan_check.isChecked(),
             workers=self.workers_spin.value(),
             upload_limit_kbps=self.upload_spin.value(),
             download_limit_kbps=self.download_spin.value(),

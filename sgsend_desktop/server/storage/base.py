@@ -47,6 +47,7 @@ class PayloadWriter(abc.ABC):
 class TransferStore(abc.ABC):
     kind: str = ""
     signs_own_urls: bool = False  # True: presigned URLs point at this server's /storage endpoints
+    shared: bool = False  # True: other processes change it too (event streams must re-read it to see that)
 
     # --- metadata -----------------------------------------------------------------------------
     @abc.abstractmethod
@@ -100,6 +101,26 @@ class TransferStore(abc.ABC):
 
     @abc.abstractmethod
     def download_url(self, transfer_id: str, base_url: str, expiry: int) -> str: ...
+
+    # --- housekeeping (the abandoned-upload sweep, sweeper.py) ----------------------------------------
+    @abc.abstractmethod
+    def transfer_ids(self) -> Iterator[str]:
+        """The id of every transfer stored (in no particular order)."""
+
+    @abc.abstractmethod
+    def remove_transfer(self, transfer_id: str) -> None:
+        """Remove everything stored for the transfer (its record last); multipart uploads are aborted
+        separately. Nothing to remove is not an error."""
+
+    @abc.abstractmethod
+    def multipart_uploads(self) -> list[tuple[str, str, float]]:
+        """(transfer id, upload id, Unix time) of every multipart upload held: the time it started, or on
+        disk the last time a part arrived."""
+
+    def remove_leftovers(self, older_than: float) -> int:
+        """Remove crash leftovers last changed before ``older_than`` (temp files, records never written);
+        returns how many. Stores without any have nothing to do."""
+        return 0
 
     # --- secrets ----------------------------------------------------------------------------------
     @abc.abstractmethod

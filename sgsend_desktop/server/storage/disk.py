@@ -2,6 +2,10 @@
 
 Presigned URLs are signed URLs to this server's own `/storage/...` endpoints (see signing.py), so the
 disk backend offers the same presigned multipart flow as S3. Nothing is ever held in memory whole.
+
+Directories are removed by renaming them into ``trash/`` first (atomic), then deleting them: an upload
+racing the removal either lands before the rename (and goes with the directory) or finds its directory
+gone (a 404), never a file left behind in a half-deleted directory.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import os
 import secrets
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -19,8 +24,14 @@ from typing import BinaryIO
 from sgsend_desktop.server.meta import TransferMeta
 from sgsend_desktop.server.signing import UrlSigner, load_or_create_secret
 from sgsend_desktop.server.storage.base import PayloadWriter, StoredPart, StoreError, T, TransferStore
+from sgsend_desktop.server.validation import TRANSFER_ID
 
 READ_CHUNK = 1024 * 1024
+GONE = "The transfer or its upload was removed while this request was writing to it"
+
+
+def is_temp_name(name: str) -> bool:
+    return name.startswith(".") and name.endswith(".tmp")
 
 
 def part_resource(transfer_id: str, upload_id: str, part_number: int) -> str:
@@ -37,7 +48,10 @@ class FileWriter(PayloadWriter):
     def __init__(self, target: Path) -> None:
         self.target = target
         self.temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-        self._handle: BinaryIO = open(self.temp, "wb")
+        try:
+            self._handle: BinaryIO = open(self.temp, "wb")
+        except FileNotFoundError:  # the directory is gone: deleted or swept meanwhile
+            raise StoreError(404, GONE) from None
         self._md5 = hashlib.md5(usedforsecurity=False)
         self.size = 0
 
@@ -51,13 +65,16 @@ class FileWriter(PayloadWriter):
         return f'"{self._md5.hexdigest()}"'
 
     def commit(self) -> int:
-        self._handle.close()
-        os.replace(self.temp, self.target)
+        self.commit_as(self.target)
         return self.size
 
     def commit_as(self, target: Path) -> None:
         self._handle.close()
-        os.replace(self.temp, target)
+        try:
+            os.replace(self.temp, target)
+        except FileNotFoundError:  # the directory was removed (renamed away) while the body streamed in
+            self.temp.unlink(missing_ok=True)
+            raise StoreError(404, GONE) from None
 
     def discard(self) -> None:
         self._handle.close()
@@ -67,12 +84,14 @@ class FileWriter(PayloadWriter):
 class DiskStore(TransferStore):
     kind = "disk"
     signs_own_urls = True
+    assembly_part_delay = 0.0  # test hook (SGSEND_TEST_HOOKS): seconds to sleep before copying each part
 
     def __init__(self, root: Path) -> None:
         self.root = root
         (root / "transfers").mkdir(parents=True, exist_ok=True)
         self.signer = UrlSigner(load_or_create_secret(root))
         self._lock = threading.Lock()
+        self._trash = root / "trash"
 
     # --- paths ----------------------------------------------------------------------------------
     def _dir(self, transfer_id: str) -> Path:
@@ -86,6 +105,25 @@ class DiskStore(TransferStore):
 
     def _upload_dir(self, transfer_id: str, upload_id: str) -> Path:
         return self._dir(transfer_id) / "uploads" / upload_id
+
+    def _move_to_trash(self, path: Path) -> Path | None:
+        """Rename ``path`` into trash/ (atomic: nothing can be added to it afterwards); None if it is gone.
+        Where a directory cannot be renamed (Windows, a file open inside) it is deleted in place."""
+        self._trash.mkdir(exist_ok=True)
+        target = self._trash / secrets.token_hex(8)
+        try:
+            os.rename(path, target)
+        except FileNotFoundError:
+            return None
+        except OSError:
+            shutil.rmtree(path, ignore_errors=True)
+            return None
+        return target
+
+    def _discard_tree(self, path: Path) -> None:
+        moved = self._move_to_trash(path)
+        if moved is not None:
+            shutil.rmtree(moved, ignore_errors=True)
 
     # --- metadata -------------------------------------------------------------------------------
     def _write_meta(self, meta: TransferMeta) -> None:
@@ -155,12 +193,17 @@ class DiskStore(TransferStore):
 
     def delete_payload(self, transfer_id: str) -> None:
         self.payload_path(transfer_id).unlink(missing_ok=True)
-        shutil.rmtree(self._dir(transfer_id) / "uploads", ignore_errors=True)
+        self._discard_tree(self._dir(transfer_id) / "uploads")
 
     # --- multipart ------------------------------------------------------------------------------
     def create_multipart(self, transfer_id: str) -> str:
         upload_id = secrets.token_hex(16)
-        self._upload_dir(transfer_id, upload_id).mkdir(parents=True)
+        uploads = self._dir(transfer_id) / "uploads"
+        try:  # never parents=True: a transfer removed meanwhile must not come back as an empty directory
+            uploads.mkdir(exist_ok=True)
+            (uploads / upload_id).mkdir()
+        except FileNotFoundError:
+            raise StoreError(404, "Transfer not found") from None
         return upload_id
 
     def has_upload(self, transfer_id: str, upload_id: str) -> bool:
@@ -209,31 +252,108 @@ class DiskStore(TransferStore):
         ordered = sorted(parts)
         if not ordered:
             raise StoreError(400, "No parts given")
-        sources: list[Path] = []
+        sources: list[tuple[int, Path]] = []
         for number, etag in ordered:
             part = stored.get(number)
             if part is None:
                 raise StoreError(400, f"Part {number} was not uploaded")
             if part.etag.strip('"') != etag.strip().strip('"'):
                 raise StoreError(400, f"Part {number}: ETag does not match the stored part")
-            sources.append(directory / f"{number:05d}.{part.etag.strip(chr(34))}")
+            sources.append((number, directory / f"{number:05d}.{part.etag.strip(chr(34))}"))
         md5s = hashlib.md5(usedforsecurity=False)
         target = self.payload_path(transfer_id)
         temp = target.with_name(f".payload.{secrets.token_hex(6)}.tmp")
-        with open(temp, "wb") as out:
-            for source, (_, etag) in zip(sources, ordered, strict=True):
-                md5s.update(bytes.fromhex(etag.strip().strip('"')))
-                with open(source, "rb") as handle:
-                    shutil.copyfileobj(handle, out, READ_CHUNK)
-        os.replace(temp, target)
-        shutil.rmtree(directory, ignore_errors=True)
+        try:
+            with open(temp, "wb") as out:
+                for (number, source), (_, etag) in zip(sources, ordered, strict=True):
+                    if self.assembly_part_delay:
+                        time.sleep(self.assembly_part_delay)
+                    md5s.update(bytes.fromhex(etag.strip().strip('"')))
+                    self._copy_part(directory, number, source, out)
+            os.replace(temp, target)
+        except FileNotFoundError:  # the transfer directory itself is gone (removed meanwhile)
+            raise StoreError(404, "No such upload") from None
+        finally:
+            temp.unlink(missing_ok=True)  # after a failure (a removed upload, a full disk ...): no remains
+        self._discard_tree(directory)
         return f'"{md5s.hexdigest()}-{len(ordered)}"'
+
+    @staticmethod
+    def _copy_part(directory: Path, number: int, source: Path, out: BinaryIO) -> None:
+        try:
+            handle = open(source, "rb")
+        except FileNotFoundError:
+            if not directory.is_dir():  # aborted, or the transfer deleted, while we assembled
+                raise StoreError(404, "No such upload: it was aborted or deleted during assembly") from None
+            raise StoreError(409, f"Part {number} was replaced during assembly; complete again") from None
+        with handle:
+            shutil.copyfileobj(handle, out, READ_CHUNK)
 
     def abort_multipart(self, transfer_id: str, upload_id: str) -> None:
         directory = self._upload_dir(transfer_id, upload_id)
         if not directory.is_dir():
             raise StoreError(404, "No such upload")
-        shutil.rmtree(directory, ignore_errors=True)
+        self._discard_tree(directory)
+
+    # --- housekeeping ---------------------------------------------------------------------------
+    def transfer_ids(self) -> Iterator[str]:
+        with os.scandir(self.root / "transfers") as entries:
+            names = [entry.name for entry in entries if TRANSFER_ID.fullmatch(entry.name) and entry.is_dir()]
+        yield from names
+
+    def remove_transfer(self, transfer_id: str) -> None:
+        with self._lock:  # no meta update of this transfer is half-way meanwhile
+            moved = self._move_to_trash(self._dir(transfer_id))
+        if moved is not None:
+            shutil.rmtree(moved, ignore_errors=True)
+
+    def multipart_uploads(self) -> list[tuple[str, str, float]]:
+        found: list[tuple[str, str, float]] = []
+        for transfer_id in self.transfer_ids():
+            try:
+                with os.scandir(self._dir(transfer_id) / "uploads") as entries:
+                    for entry in entries:
+                        if entry.is_dir():
+                            found.append((transfer_id, entry.name, entry.stat().st_mtime))
+            except FileNotFoundError:
+                continue
+        return found
+
+    def remove_leftovers(self, older_than: float) -> int:
+        """Temp files of writes a crash interrupted, transfer directories whose record was never written,
+        and anything left in trash/."""
+        removed = 0
+        if self._trash.is_dir():
+            with os.scandir(self._trash) as trash:
+                for entry in trash:
+                    shutil.rmtree(entry.path, ignore_errors=True)
+        for transfer_id in self.transfer_ids():
+            directory = self._dir(transfer_id)
+            try:
+                if not (directory / "meta.json").exists():
+                    if directory.stat().st_mtime < older_than:
+                        self._discard_tree(directory)
+                        removed += 1
+                    continue
+                folders = [directory]
+                if (directory / "uploads").is_dir():
+                    with os.scandir(directory / "uploads") as uploads:
+                        folders += [Path(entry.path) for entry in uploads if entry.is_dir()]
+                for folder in folders:
+                    with os.scandir(folder) as entries:
+                        stale = [
+                            Path(entry.path)
+                            for entry in entries
+                            if is_temp_name(entry.name)
+                            and entry.is_file()
+                            and entry.stat().st_mtime < older_than
+                        ]
+                    for path in stale:
+                        path.unlink(missing_ok=True)
+                        removed += 1
+            except FileNotFoundError:  # removed meanwhile
+                continue
+        return removed
 
     # --- presigned URLs -------------------------------------------------------------------------
     def _signed(self, base_url: str, method: str, resource: str, expiry: int) -> str:

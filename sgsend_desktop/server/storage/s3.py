@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sgsend_desktop.server.config import S3Settings
 from sgsend_desktop.server.meta import TransferMeta
 from sgsend_desktop.server.storage.base import PayloadWriter, StoredPart, StoreError, T, TransferStore
+from sgsend_desktop.server.validation import TRANSFER_ID
 
 READ_CHUNK = 1024 * 1024
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
@@ -64,6 +65,7 @@ class SpooledWriter(PayloadWriter):
 class S3Store(TransferStore):
     kind = "s3"
     signs_own_urls = False
+    shared = True  # other processes on the bucket, and clients PUTting parts straight to S3
 
     def __init__(self, settings: S3Settings) -> None:
         self.bucket = settings.bucket
@@ -253,6 +255,36 @@ class S3Store(TransferStore):
             if _code(error) == "NoSuchUpload" or _status(error) == 404:
                 raise StoreError(404, "No such upload") from None
             raise
+
+    # --- housekeeping ---------------------------------------------------------------------------
+    def transfer_ids(self) -> Iterator[str]:
+        base = f"{self.prefix}transfers/"
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=base, Delimiter="/"
+        )
+        for page in pages:
+            for common in page.get("CommonPrefixes", []):
+                name = str(common["Prefix"])[len(base) :].rstrip("/")
+                if TRANSFER_ID.fullmatch(name):
+                    yield name
+
+    def remove_transfer(self, transfer_id: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(transfer_id, "payload"))
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(transfer_id, "meta.json"))
+
+    def multipart_uploads(self) -> list[tuple[str, str, float]]:
+        base = f"{self.prefix}transfers/"
+        found: list[tuple[str, str, float]] = []
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=base)
+        for page in pages:
+            for upload in page.get("Uploads", []):
+                key = str(upload["Key"])
+                transfer_id = key[len(base) :].removesuffix("/payload")
+                if not key.endswith("/payload") or not TRANSFER_ID.fullmatch(transfer_id):
+                    continue
+                started = upload.get("Initiated")
+                found.append((transfer_id, str(upload["UploadId"]), started.timestamp() if started else 0.0))
+        return found
 
     # --- presigned URLs -------------------------------------------------------------------------
     def part_url(self, transfer_id: str, upload_id: str, part_number: int, base_url: str, expiry: int) -> str:

@@ -1,0 +1,161 @@
+"""The abandoned-upload sweep: what a sender started and never finished is removed once idle.
+
+Every ``interval`` (a quarter of ``--abandoned-after``, between 0.5 s and an hour) a background thread:
+
+1. removes every *pending* transfer (created, maybe uploaded or part-uploaded, never completed) whose
+   last activity — creation, the last change to its record, the newest part — is older than
+   ``--abandoned-after``: its multipart upload is aborted and its payload, parts and record removed;
+2. aborts every multipart upload older than that which is not the current upload of a pending transfer
+   (a crash between S3's CreateMultipartUpload and the record, an abort that failed);
+3. on disk, removes crash leftovers older than that (temp files, directories without a record).
+
+A transfer is first claimed with an atomic record update (pending → deleted, "abandoned" in its log) that
+checks it is still pending and idle, so a sender who completes it at that moment wins: the sweep then
+leaves it alone. Several processes on one bucket may sweep at once; every step is idempotent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sgsend_desktop.server.meta import DELETED, PENDING, TransferMeta
+from sgsend_desktop.server.storage.base import StoreError, TransferStore
+
+log = logging.getLogger("sgsend.server")
+MIN_INTERVAL = 0.5
+MAX_INTERVAL = 3600.0
+FIRST_SWEEP_AFTER = 5.0  # seconds after start-up (at most; sooner with a shorter interval)
+
+
+@dataclass
+class SweepResult:
+    transfers: int = 0
+    uploads: int = 0
+    leftovers: int = 0
+
+
+def _timestamp(text: object) -> float:
+    try:
+        return datetime.fromisoformat(str(text)).timestamp()
+    except (ValueError, OverflowError):
+        return 0.0
+
+
+def record_activity(meta: TransferMeta) -> float:
+    """The newest time in the record: its creation or its last logged change (the log is in order)."""
+    times = [_timestamp(meta.created_at)]
+    if meta.log:
+        times.append(_timestamp(meta.log[-1].get("timestamp")))
+    return max(times)
+
+
+class Sweeper:
+    def __init__(
+        self,
+        store: TransferStore,
+        max_age: float,
+        on_removed: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        self.store = store
+        self.max_age = max_age
+        self.interval = min(MAX_INTERVAL, max(MIN_INTERVAL, max_age / 4))
+        self.on_removed = on_removed
+        self._settled: set[str] = set()  # completed or deleted: never pending again, never re-read
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- the background thread ------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="sgsend-sweeper", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        delay = min(self.interval, FIRST_SWEEP_AFTER)
+        while not self._stop.wait(delay):
+            try:
+                result = self.sweep()
+            except Exception as error:  # a store hiccup: one line, and try again next time
+                log.warning("abandoned-upload sweep failed: %s", error)
+            else:
+                if result.transfers or result.uploads or result.leftovers:
+                    log.info("swept %d abandoned transfer(s), %d stray upload(s), %d leftover file(s)",
+                             result.transfers, result.uploads, result.leftovers)
+            delay = self.interval
+
+    # --- one sweep ------------------------------------------------------------------------------------
+    def sweep(self, now: float | None = None) -> SweepResult:
+        cutoff = (time.time() if now is None else now) - self.max_age
+        result = SweepResult()
+        for transfer_id in list(self.store.transfer_ids()):
+            if self._stop.is_set():
+                return result
+            if transfer_id not in self._settled and self._sweep_transfer(transfer_id, cutoff):
+                result.transfers += 1
+        for transfer_id, upload_id, changed in self.store.multipart_uploads():
+            if changed >= cutoff or self._stop.is_set():
+                continue
+            try:
+                meta = self.store.load(transfer_id)
+            except (ValueError, TypeError):
+                continue
+            if meta is not None and meta.status == PENDING and meta.upload_id == upload_id:
+                continue  # the transfer's own upload: step 1 decides by the transfer's activity
+            with contextlib.suppress(StoreError):
+                self.store.abort_multipart(transfer_id, upload_id)
+                result.uploads += 1
+        result.leftovers = self.store.remove_leftovers(cutoff)
+        return result
+
+    def _sweep_transfer(self, transfer_id: str, cutoff: float) -> bool:
+        try:
+            meta = self.store.load(transfer_id)
+        except (ValueError, TypeError):  # an unreadable record: not ours to judge, and not a reason to stop
+            self._settled.add(transfer_id)
+            return False
+        if meta is None:
+            return False
+        if meta.status != PENDING:
+            self._settled.add(transfer_id)
+            return False
+        if record_activity(meta) >= cutoff or self._newest_part(meta) >= cutoff:
+            return False
+        seen = record_activity(meta)
+
+        def claim(current: TransferMeta) -> str:
+            if current.status != PENDING or record_activity(current) != seen:
+                raise StoreError(409, "The transfer changed: not abandoned")
+            upload_id = current.upload_id
+            current.status = DELETED
+            current.upload_id = ""
+            current.add_log("abandoned")
+            return upload_id
+
+        try:
+            _, upload_id = self.store.update(transfer_id, claim)
+        except StoreError:
+            return False
+        self.on_removed(transfer_id)  # event streams end with `deleted`
+        if upload_id:
+            with contextlib.suppress(StoreError):
+                self.store.abort_multipart(transfer_id, upload_id)
+        self.store.remove_transfer(transfer_id)
+        self.on_removed(transfer_id)
+        return True
+
+    def _newest_part(self, meta: TransferMeta) -> float:
+        if not meta.upload_id:
+            return 0.0
+        try:
+            parts = self.store.list_parts(meta.transfer_id, meta.upload_id)
+        except StoreError:
+            return 0.0
+        return max((part.last_modified for part in parts), default=0.0)
