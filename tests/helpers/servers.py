@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import queue
+import resource
 import signal
 import subprocess
 import sys
@@ -47,13 +48,13 @@ class ServerProc:
 
 
 def server_command(
-    data_dir: Path, backend: str, extra_args: Sequence[str], s3: SeaweedS3 | None
+    data_dir: Path, backend: str, extra_args: Sequence[str], s3: SeaweedS3 | None, bucket: str | None = None
 ) -> list[str]:
     args = [sys.executable, "-m", "sgsend_desktop", "serve", "--host", "127.0.0.1", "--port", "0"]
     if backend == "s3":
         if s3 is None:
             raise ValueError("backend='s3' needs s3=<SeaweedS3> (the seaweedfs fixture)")
-        args += s3.server_args()
+        args += s3.server_args(bucket)
     else:
         args += ["--data-dir", str(data_dir)]
     return args + list(extra_args)
@@ -65,7 +66,10 @@ def start_server(
     extra_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     s3: SeaweedS3 | None = None,
+    nofile: int | None = None,
+    bucket: str | None = None,
 ) -> ServerProc:
+    """``nofile`` caps the server's open files (soft and hard), ``bucket`` overrides the store's bucket."""
     data_dir.mkdir(parents=True, exist_ok=True)
     full_env = dict(os.environ)
     full_env.setdefault("SGSEND_TEST_HOOKS", "1")
@@ -74,13 +78,19 @@ def start_server(
     if s3 is not None:
         full_env.update(s3.server_env())
     full_env.update(env or {})
+
+    def limit_files() -> None:
+        if nofile is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
     proc = subprocess.Popen(
-        server_command(data_dir, backend, extra_args, s3),
+        server_command(data_dir, backend, extra_args, s3, bucket),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env=full_env,
         cwd=str(REPO_ROOT),
+        preexec_fn=limit_files if nofile is not None else None,  # only setrlimit, before exec
     )
     lines: queue.Queue[str | None] = queue.Queue()
     output: list[str] = []

@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import queue
-import resource
 import selectors
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -20,7 +16,8 @@ from pathlib import Path
 import httpx
 
 from tests.helpers.seaweed import SeaweedS3
-from tests.helpers.servers import READY_PREFIX, REPO_ROOT, START_TIMEOUT, ServerProc
+from tests.helpers.servers import ServerProc
+from tests.helpers.servers import start_server as start_real_server
 
 DELETE_SECRET = "reliability-delete-secret"
 DELETE_HASH = hashlib.sha256(DELETE_SECRET.encode()).hexdigest()
@@ -36,61 +33,7 @@ def start_server(
     bucket: str | None = None,
 ) -> ServerProc:
     """`python -m sgsend_desktop serve --port 0 ...`; ``nofile`` caps its open files (soft and hard)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    env.setdefault("SGSEND_TEST_HOOKS", "1")
-    env["PYTHONUNBUFFERED"] = "1"
-    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    command = [sys.executable, "-m", "sgsend_desktop", "serve", "--host", "127.0.0.1", "--port", "0"]
-    if backend == "s3":
-        assert s3 is not None, "backend='s3' needs the seaweedfs fixture"
-        env.update(s3.server_env())
-        command += s3.server_args(bucket)
-    else:
-        command += ["--data-dir", str(data_dir)]
-    command += list(extra_args)
-
-    def limit_files() -> None:
-        if nofile is not None:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-
-    proc = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        cwd=str(REPO_ROOT),
-        preexec_fn=limit_files,  # only setrlimit, before exec
-    )
-    lines: queue.Queue[str | None] = queue.Queue()
-    output: list[str] = []
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line)
-            output.append(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, name="sgsend-serve-output", daemon=True).start()
-    deadline = time.monotonic() + START_TIMEOUT
-    seen: list[str] = []
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=0.2)
-        except queue.Empty:
-            continue
-        if line is None:
-            break
-        seen.append(line)
-        if line.startswith(READY_PREFIX):
-            output.clear()
-            url = line[len(READY_PREFIX) :].strip()
-            return ServerProc(url=url, proc=proc, data_dir=data_dir, output=output)
-    proc.kill()
-    proc.wait(timeout=5)
-    raise RuntimeError("sgsend serve did not print its ready line; output:\n" + "".join(seen[-40:]))
+    return start_real_server(data_dir, backend, extra_args, s3=s3, nofile=nofile, bucket=bucket)
 
 
 @contextmanager
