@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from sgsend_desktop import __version__
+from sgsend_desktop.cli import payload, serve, transfers  # noqa: F401 - plain imports, seen by freezers
 from sgsend_desktop.core.errors import SendError
 from sgsend_desktop.core.filenames import clean_text
 
