@@ -38,6 +38,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--s3-secret-key", help="secret key (default: AWS_SECRET_ACCESS_KEY / profiles)")
     parser.add_argument("--access-token", help="require this x-sgraph-access-token on write routes")
     parser.add_argument(
+        "--tokens", type=Path, metavar="FILE",
+        help="access tokens with usage limits: lines 'name token uses' (uses: a number, 'unlimited' or "
+        "'revoked') or JSON; each completed upload uses one; re-read when the file changes",
+    )
+    parser.add_argument(
         "--public-url", help="absolute base URL for presigned URLs (e.g. https://send.example)"
     )
     parser.add_argument(
@@ -89,6 +94,9 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         raise SendError("--max-connections must be at least 2")
     if args.abandoned_after < 0:
         raise SendError("--abandoned-after must be 0 (never) or a number of seconds")
+    tokens_file = getattr(args, "tokens", None)
+    if tokens_file is not None and not Path(tokens_file).is_file():
+        raise SendError(f"--tokens: {tokens_file} is not a file")
     s3 = None
     if args.storage == "s3":
         if not args.s3_bucket:
@@ -109,6 +117,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         data_dir=args.data_dir,
         s3=s3,
         access_token=args.access_token or os.environ.get("SGSEND_ACCESS_TOKEN") or None,
+        tokens_file=Path(tokens_file).absolute() if tokens_file is not None else None,
         public_url=args.public_url,
         lambda_limits=not args.no_lambda_limits,
         url_expiry=args.url_expiry,

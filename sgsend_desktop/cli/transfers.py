@@ -1,4 +1,4 @@
-"""`sgsend send|get|list|resume|pause|cancel|delete`: the transfer engine from the command line.
+"""`sgsend send|get|list|resume|pause|cancel|delete|token-status`: the transfer engine from the command line.
 
 Links and saved paths go to stdout (one per line); progress and notes go to stderr (a redrawn bar
 when stderr is a terminal, plain lines otherwise). With no server configured (``--server`` or
@@ -93,6 +93,11 @@ def register(sub: Any) -> None:
     _add_server_args(delete, workers=False)
     delete.set_defaults(handler=run_delete)
 
+    token = sub.add_parser("token-status", help="ask the server whether the access token is valid, "
+                                                "and how many uses it has left")
+    _add_server_args(token, workers=False)
+    token.set_defaults(handler=run_token_status)
+
 
 # argument parsing --------------------------------------------------------------------------------------
 def parse_expiry(text: str) -> datetime:
@@ -165,10 +170,14 @@ class ProgressPrinter:
         self._last_line: dict[str, float] = {}
         self._drawn = False
         self._reconnect: dict[str, float] = {}  # id → the next try last announced (reconnecting rows)
+        self._notes: dict[str, str] = {}  # id → the note last printed (e.g. a send started again)
 
     def __call__(self, event: EngineEvent) -> None:
         snap = event.snapshot
         with self._lock:
+            if snap.note and self._notes.get(snap.id) != snap.note:
+                self._notes[snap.id] = snap.note
+                self._line(f"{snap.id} {snap.name}: {snap.note}")
             if snap.reconnecting and event.kind in ("progress", "changed"):
                 self._reconnecting(snap)
                 return
@@ -290,12 +299,42 @@ def run_send(args: argparse.Namespace) -> int:
                               friendly_key=form is not None, strong_friendly=form == "strong",
                               delete_auth=not args.no_delete_auth)
     with _server(args, data_dir) as (url, local), _engine(args, data_dir, url, local) as engine:
+        _check_token(engine, len(args.paths))
         engine.subscribe(ProgressPrinter())
         engine.start()
         ids = engine.send(args.paths, options)
         print("sgsend: sending " + ", ".join(ids) + " (resume with `sgsend resume ID` if interrupted)",
               file=sys.stderr)
         return _report(_wait(engine, ids), link_only=args.link_only)
+
+
+def _check_token(engine: TransferEngine, count: int) -> None:
+    """Before anything is queued: a token the server refuses stops the command with its sentence; one with
+    a usage limit prints its uses left (on stderr), and warns when there are fewer than files to send."""
+    status = engine.check_token()
+    refused = status.error()
+    if refused is not None:
+        raise refused
+    if status.remaining is not None:
+        print(f"sgsend: access token: {status.remaining} use{'' if status.remaining == 1 else 's'} left",
+              file=sys.stderr)
+        if status.remaining < count:
+            print(f"sgsend: warning: {count} sends need {count} uses: the server will refuse the last "
+                  f"{count - status.remaining}", file=sys.stderr)
+
+
+def run_token_status(args: argparse.Namespace) -> int:
+    """Print what the server says of the access token: valid or not, uses left. Exit 1 when refused."""
+    _setup_logging()
+    with _server(args, config.data_dir()) as (url, local):
+        token = local.token if local is not None else args.token or config.configured_token()
+        api = SendApi(url, token)
+        try:
+            status = api.check_token()
+        finally:
+            api.close()
+    print(status.message)
+    return 1 if status.valid is False else 0
 
 
 def run_get(args: argparse.Namespace) -> int:

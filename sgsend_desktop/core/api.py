@@ -13,23 +13,27 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import ssl
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin
 
 import httpx
 
 from sgsend_desktop.core.errors import (
+    AccessTokenError,
     ApiError,
     AuthError,
     ConflictError,
     GoneError,
     NotFoundError,
     PayloadTooLargeError,
+    SendError,
     TransientError,
     UnreachableError,
 )
@@ -38,8 +42,12 @@ from sgsend_desktop.core.filenames import clean_text
 log = logging.getLogger(__name__)
 TOKEN_HEADER = "x-sgraph-access-token"
 DELETE_AUTH_HEADER = "x-sgraph-transfer-delete-auth"
+GRANT_HEADER = "x-sgsend-download-grant"  # our extension: see SendApi.download_url
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=120.0)
 PROBE_TIMEOUT = httpx.Timeout(connect=5.0, read=10.0, write=10.0, pool=10.0)
+MAX_ANSWER = 1024 * 1024   # bytes of an API answer (JSON, an error's detail) we read at most
+ANSWER_DEADLINE = 120.0    # seconds for a whole API answer: a server dripping bytes ends there
+IDENTITY = {"accept-encoding": "identity"}  # answers are read as they come on the wire: no inflating
 _ERRNO_TEXT = re.compile(r"\[Errno -?\d+\]\s*(.+)")
 
 
@@ -98,10 +106,71 @@ class PresignedUrl:
 
 
 @dataclass(frozen=True)
+class TokenStatus:
+    """What a server's ``check-token`` says of an access token (upstream: ``{valid, status, remaining}``;
+    consumes nothing). ``valid`` is None when the server cannot say (no token set here, no such route,
+    unreachable, an answer that is not the upstream shape): a send then finds out by itself."""
+
+    token_set: bool                  # False: no access token is configured for this server
+    valid: bool | None
+    status: str = ""                 # "active", "exhausted", "revoked", "not_found", ...; "" unknown
+    remaining: int | None = None     # uses left; None: no limit, or the server does not say
+    unlimited: bool = False          # the server says explicitly that the token has no usage limit
+
+    @property
+    def message(self) -> str:
+        """One sentence for the front ends (Settings, `sgsend token-status`)."""
+        if not self.token_set:
+            return "No access token is set for this server."
+        if self.valid is None:
+            return "The server cannot tell whether the access token is valid; sending will find out."
+        if not self.valid:
+            return str(self.error())
+        if self.remaining is not None:
+            uses = "1 use" if self.remaining == 1 else f"{self.remaining} uses"
+            return f"The access token is valid: {uses} left."
+        return "The access token is valid, with no usage limit." if self.unlimited else \
+            "The access token is valid."
+
+    def error(self) -> AccessTokenError | None:
+        """The error a send with this token would meet, when the server said it is not valid."""
+        if self.valid is not False:
+            return None
+        reason = {"not_found": "invalid", "": "invalid"}.get(self.status, self.status)
+        return token_error(f"Access token {reason}") or AccessTokenError(TOKEN_SENTENCES["invalid"], reason)
+
+
+@dataclass(frozen=True)
 class UploadedPart:
     part_number: int
     etag: str
     size: int
+
+
+def read_answer(response: httpx.Response, what: str, limit: int = MAX_ANSWER,
+                deadline: float | None = None) -> httpx.Response:
+    """The answer of a streamed request, read whole but bounded: at most ``limit`` bytes, within
+    ``deadline`` seconds, uncompressed (asked with ``accept-encoding: identity``; a compressed answer
+    is refused rather than inflated: 3 MB of gzip can be 3 GB). Returns a response holding the body."""
+    status = response.status_code
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity"):
+        raise ApiError(f"{what} failed: the server sent a compressed answer ({clean_text(encoding, 40)}) "
+                       "although none was asked for", status)
+    declared = response.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise ApiError(f"{what} failed: the server's answer is too large ({int(declared)} bytes)", status)
+    body = bytearray()
+    started = time.monotonic()
+    deadline = ANSWER_DEADLINE if deadline is None else deadline
+    for chunk in response.iter_raw():
+        body += chunk
+        if len(body) > limit:
+            raise ApiError(f"{what} failed: the server's answer is too large (over {limit} bytes)", status)
+        if time.monotonic() - started > deadline:
+            raise TransientError(f"{what} failed: the server's answer did not arrive in time "
+                                 f"({len(body)} bytes in {deadline:.0f} s)")
+    return httpx.Response(status, headers=response.headers, content=bytes(body), request=response.request)
 
 
 def _detail(response: httpx.Response) -> str:
@@ -182,6 +251,34 @@ def probe_origin(origin: str) -> str | None:
     return None
 
 
+# Upstream's words about access tokens (its 401 details: "Access token required", "Invalid access token",
+# "Access token exhausted" / "revoked" / "expired"; 503 "Token validation service unavailable") as plain
+# sentences. Our own server uses the same words (server/tokens.py).
+TOKEN_SENTENCES = {
+    "required": "The server needs an access token for sending, and none was given or it is not the one "
+                "this server expects: check the token in the settings (or --token / SGSEND_TOKEN).",
+    "invalid": "The server does not know this access token: check it for typos, or ask for a new one.",
+    "exhausted": "This access token has no uses left on this server: ask for a new one, or for more uses.",
+    "revoked": "This access token was revoked on this server: ask for a new one.",
+    "expired": "This access token has expired: ask for a new one.",
+}
+TOKEN_SERVICE_DOWN = ("The server cannot check access tokens right now (its token service is down); "
+                      "the send will try again.")
+_TOKEN_DETAIL = re.compile(r"^(?:access token (\w+)|(invalid) access token)$")
+
+
+def token_error(detail: str, status: int | None = 401) -> AccessTokenError | None:
+    """The AccessTokenError for a 401 detail about the access token, or None when it is about something
+    else. An unknown word ("Access token suspended") still becomes one sentence."""
+    match = _TOKEN_DETAIL.match(detail.strip().rstrip(".").lower())
+    if match is None:
+        return None
+    reason = match.group(1) or match.group(2)
+    sentence = TOKEN_SENTENCES.get(reason) or f"The server refused this access token ({reason}): " \
+        "ask for a new one."
+    return AccessTokenError(sentence, reason, status)
+
+
 def raise_for_status(response: httpx.Response, what: str) -> None:
     """Turn an error status into the matching error class (one sentence)."""
     status = response.status_code
@@ -189,6 +286,12 @@ def raise_for_status(response: httpx.Response, what: str) -> None:
         return
     detail = _detail(response)
     message = f"{what} failed: {detail} (HTTP {status})"
+    if status == 401:
+        refused = token_error(detail, status)
+        if refused is not None:
+            raise refused
+    if status == 503 and detail.lower().startswith("token validation service unavailable"):
+        raise TransientError(TOKEN_SERVICE_DOWN)
     if status in (401, 403):
         raise AuthError(message, status)
     if status == 404:
@@ -218,6 +321,12 @@ class SendApi:
         self._events_http: httpx.Client | None = None
         self._events_lock = threading.Lock()
         self._capabilities: Capabilities | None = None
+        self._pending_grants: dict[str, str] = {}  # transfer id → grant id of an unanswered download-url
+        self._grants_lock = threading.Lock()
+
+    @property
+    def has_token(self) -> bool:
+        return bool(self._token)
 
     def close(self) -> None:
         self._http.close()
@@ -237,13 +346,19 @@ class SendApi:
 
     def _request(self, method: str, path: str, what: str, json: Any = None,
                  content: bytes | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
-        try:
-            response = self._http.request(method, self.absolute(path), json=json, content=content,
-                                          headers=self._headers(headers))
-        except httpx.TransportError as error:
-            raise transport_error(error, what, self.absolute(path)) from error
+        response = self._send(method, self.absolute(path), what, json=json, content=content,
+                              headers=self._headers({**IDENTITY, **(headers or {})}))
         raise_for_status(response, what)
         return response
+
+    def _send(self, method: str, url: str, what: str, **options: Any) -> httpx.Response:
+        """One request whose answer is read bounded (``read_answer``): what a server sends can never
+        make us hold more than MAX_ANSWER bytes, nor wait past ANSWER_DEADLINE once it answers."""
+        try:
+            with self._http.stream(method, url, **options) as response:
+                return read_answer(response, what)
+        except httpx.TransportError as error:
+            raise transport_error(error, what, url) from error
 
     def _json(self, method: str, path: str, what: str, json: Any = None,
               content: bytes | None = None, headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -307,10 +422,9 @@ class SendApi:
         """The direct download route, streamed (counts as a download)."""
         url = self.absolute(f"/api/transfers/download/{transfer_id}")
         try:
-            with self._http.stream("GET", url, headers=self._headers()) as response:
+            with self._http.stream("GET", url, headers=self._headers(IDENTITY)) as response:
                 if response.status_code >= 400:
-                    response.read()
-                raise_for_status(response, "Downloading the file")
+                    raise_for_status(read_answer(response, "Downloading the file"), "Downloading the file")
                 yield response
         except httpx.TransportError as error:
             raise transport_error(error, "Downloading the file", url) from error
@@ -336,9 +450,57 @@ class SendApi:
         self._json("POST", f"/api/presigned/cancel/{transfer_id}/{upload_id}", "Cancelling the upload")
 
     def download_url(self, transfer_id: str) -> PresignedUrl:
-        """A presigned GET URL for the payload (Range works). Counts as a download."""
-        body = self._json("GET", f"/api/presigned/download-url/{transfer_id}", "Getting a download URL")
+        """A presigned GET URL for the payload (Range works). Counts as a download.
+
+        Each call carries a grant id; when the answer is lost on the way (the server counted the
+        download, we never saw the URL) the retry carries the same id, and a server with the extension
+        answers it without counting again — a lost answer must not use up a max_downloads=1 transfer.
+        Once any answer arrives, the next call is a new download with a new id."""
+        with self._grants_lock:
+            grant = self._pending_grants.setdefault(transfer_id, secrets.token_urlsafe(18))
+        try:
+            body = self._json("GET", f"/api/presigned/download-url/{transfer_id}", "Getting a download URL",
+                              headers={GRANT_HEADER: grant})
+        except TransientError:  # no answer arrived (or a 5xx, perhaps after counting): the retry reuses it
+            raise
+        except Exception:
+            self._forget_grant(transfer_id)
+            raise
+        self._forget_grant(transfer_id)
         return _presigned_download(self, body)
+
+    def _forget_grant(self, transfer_id: str) -> None:
+        with self._grants_lock:
+            self._pending_grants.pop(transfer_id, None)
+
+    def check_token(self, token: str | None = None) -> TokenStatus:
+        """Ask ``check-token`` about ``token`` (default: this client's own) as the web UI's access gate
+        does; consumes nothing. Never raises: a server that cannot say gives ``valid=None``. The token
+        travels in the path (upstream's route), so no token header is sent with it."""
+        token = self._token if token is None else token
+        if not token:
+            return TokenStatus(token_set=False, valid=None)
+        unknown = TokenStatus(token_set=True, valid=None)
+        url = self.absolute(f"/api/transfers/check-token/{quote(token, safe='')}")
+        try:
+            with self._http.stream("GET", url, timeout=PROBE_TIMEOUT,
+                                   headers={"accept-encoding": "identity"}) as streamed:
+                response = read_answer(streamed, "Checking the access token", limit=64 * 1024)
+            if response.status_code >= 400:
+                log.info("check-token: HTTP %s from %s", response.status_code, self.base_url)
+                return unknown
+            body = response.json()
+        except (httpx.HTTPError, SendError, ValueError) as error:
+            log.info("check-token at %s: %s", self.base_url, type(error).__name__)
+            return unknown
+        if not isinstance(body, dict) or not isinstance(body.get("valid"), bool):
+            return unknown
+        status = body.get("status") if isinstance(body.get("status"), str) else body.get("reason")
+        remaining = body.get("remaining")
+        count = remaining if isinstance(remaining, int) and not isinstance(remaining, bool) else None
+        return TokenStatus(token_set=True, valid=body["valid"], status=str(status or "")[:40],
+                           remaining=count if count is not None and count >= 0 else None,
+                           unlimited=count is not None and count < 0)
 
     # extensions ----------------------------------------------------------------------------------
     def part_urls(self, transfer_id: str, upload_id: str, part_numbers: Iterable[int]) -> PresignedUrls:
@@ -390,10 +552,8 @@ class SendApi:
     # presigned storage requests ------------------------------------------------------------------
     def put_part(self, url: str, body: bytes | Iterable[bytes], size: int) -> str:
         """PUT one part to its presigned URL; return the ETag header exactly as the store sent it."""
-        try:
-            response = self._http.put(url, content=body, headers={"content-length": str(size)})
-        except httpx.TransportError as error:
-            raise transport_error(error, "Uploading a part", url) from error
+        response = self._send("PUT", url, "Uploading a part", content=body,
+                              headers={"content-length": str(size), **IDENTITY})
         if response.status_code == 403:
             raise UrlRejectedError("the storage refused the part upload URL (expired?)")
         raise_for_status(response, "Uploading a part")
@@ -404,15 +564,15 @@ class SendApi:
 
     @contextmanager
     def get_range(self, url: str, start: int, end: int) -> Iterator[httpx.Response]:
-        """Stream bytes [start, end) of a presigned download URL (206 expected, 200 accepted at 0)."""
-        headers = {"range": f"bytes={start}-{end - 1}"}
+        """Stream bytes [start, end) of a presigned download URL (206 expected, 200 accepted at 0),
+        uncompressed: read them with ``iter_raw`` (the caller bounds them by what it asked for)."""
+        headers = {"range": f"bytes={start}-{end - 1}", **IDENTITY}
         try:
             with self._http.stream("GET", url, headers=headers) as response:
                 if response.status_code >= 400:
-                    response.read()
                     if response.status_code == 403:
                         raise UrlRejectedError("the storage refused the download URL (expired?)")
-                raise_for_status(response, "Downloading the file")
+                    raise_for_status(read_answer(response, "Downloading the file"), "Downloading the file")
                 yield response
         except httpx.TransportError as error:
             raise transport_error(error, "Downloading the file", url) from error

@@ -53,6 +53,7 @@ __all__ = [
     "OVERHEAD",
     "TAG_SIZE",
     "PayloadDecryptor",
+    "StreamDecryptor",
     "decode_key",
     "decrypt_chunks_to_dir",
     "decrypt_file",
@@ -344,6 +345,128 @@ class PayloadDecryptor:
                 "the file could not be decrypted: the key is wrong, or the file was changed or cut short"
             ) from None
         return self._envelope.finish()
+
+
+class StreamDecryptor:
+    """Decrypt a payload of known ``size`` fed strictly in order, in pieces of any size (the ranged
+    download's decryptor).
+
+    Unlike PayloadDecryptor nothing is held back: the caller knows that the tag is the payload's last 16
+    bytes, feeds only the bytes before it (``feed``, IV included) and hands the tag to ``finish``. Content
+    comes back as views of one reused buffer (valid until the next call). After each ``feed``, ``offset``
+    (payload bytes consumed) and ``content`` (content bytes returned) describe a point a resumed download
+    can start from: ``resume`` rebuilds the GCM state there from the IV, the envelope header's ciphertext
+    (``head``: public, it is on the server) and the content already written, by encrypting that content
+    again with the same key and IV. Same ciphertext, same GHASH state: CPU only, nothing is fetched again.
+    Content is NOT authenticated until ``finish`` returns.
+    """
+
+    def __init__(self, key: bytes, size: int) -> None:
+        if len(key) != KEY_SIZE:
+            raise KeyFormatError(f"a key is {KEY_SIZE} bytes, not {len(key)}")
+        if size < OVERHEAD:
+            raise IntegrityError("the encrypted file is truncated (shorter than its IV and tag)")
+        self._key = key
+        self.size = size
+        self.offset = 0            # payload bytes consumed (IV included)
+        self.content = 0           # content bytes returned (the envelope header excluded)
+        self.iv = bytearray()
+        self._gcm: AEADDecryptionContext | None = None
+        self._envelope = EnvelopeReader()
+        self._plain = 0            # bytes out of GCM: header + content
+        self._head = bytearray()   # ciphertext of the envelope header while it is being read
+        self._head_length: int | None = None
+        self._out = bytearray(CHUNK_SIZE + 16)
+
+    @property
+    def body_end(self) -> int:
+        """Where the tag starts: ``feed`` takes the bytes before it."""
+        return self.size - TAG_SIZE
+
+    @property
+    def filename(self) -> str | None:
+        return self._envelope.filename
+
+    @property
+    def head(self) -> bytes | None:
+        """The envelope header's ciphertext, once the header is read (None before: no resume point yet)."""
+        return bytes(self._head) if self._head_length is not None else None
+
+    def feed(self, data: bytes | bytearray | memoryview) -> bytes | memoryview:
+        view = memoryview(data)
+        if self.offset + len(view) > self.body_end:
+            raise ValueError("feed() takes the bytes before the tag; the tag goes to finish()")
+        if self.offset < IV_SIZE:
+            take = min(IV_SIZE - self.offset, len(view))
+            self.iv += view[:take]
+            self.offset += take
+            view = view[take:]
+            if self.offset == IV_SIZE:
+                self._gcm = Cipher(algorithms.AES(self._key), modes.GCM(bytes(self.iv))).decryptor()
+        if not view:
+            return b""
+        assert self._gcm is not None
+        if len(self._out) < len(view) + 16:  # update_into wants room for a block more than it is given
+            self._out = bytearray(len(view) + 16)
+        out = memoryview(self._out)
+        count = self._gcm.update_into(view, out)
+        self._plain += count
+        self.offset += len(view)
+        if self._head_length is None:
+            self._head += view  # bounded: the envelope reader gives up on metadata over 1 MiB
+        # EnvelopeReader copies what it buffers and passes content through untouched: views are fine.
+        content = self._envelope.feed(cast(bytes, out[:count]))
+        if self._head_length is None and self._envelope.parsed:
+            self._head_length = self._plain - len(content)
+            del self._head[self._head_length:]
+        self.content += len(content)
+        return content
+
+    def finish(self, tag: bytes | bytearray | memoryview) -> bytes:
+        """Verify the tag; return the last content bytes (only from a payload this short)."""
+        if self._gcm is None or self.offset != self.body_end or len(tag) != TAG_SIZE:
+            raise IntegrityError("the encrypted file is truncated (shorter than its IV and tag)")
+        try:
+            self._gcm.finalize_with_tag(bytes(tag))
+        except InvalidTag:
+            raise IntegrityError(
+                "the file could not be decrypted: the key is wrong, or the file was changed or cut short"
+            ) from None
+        rest = self._envelope.finish()
+        self.content += len(rest)
+        return rest
+
+    @classmethod
+    def resume(cls, key: bytes, size: int, iv: bytes, head: bytes,
+               content: Iterable[bytes | bytearray | memoryview]) -> StreamDecryptor:
+        """The decryptor of a payload of ``size`` after its IV, the envelope header (``head``, its
+        ciphertext) and the ``content`` already decrypted (blocks in order, e.g. read back from the
+        partial file). The content is encrypted again with the same key and IV and fed through.
+        Raises IntegrityError when the pieces do not fit together (nothing to resume from)."""
+        decryptor = cls(key, size)
+        if len(iv) != IV_SIZE:
+            raise IntegrityError("the saved IV has the wrong size")
+        decryptor.feed(iv)
+        encryptor = Cipher(algorithms.AES(key), modes.GCM(iv)).encryptor()
+        head_plain = Cipher(algorithms.AES(key), modes.GCM(iv)).decryptor().update(head)
+        if encryptor.update(head_plain) != head:  # pragma: no cover - CTR is its own inverse
+            raise IntegrityError("the saved envelope header does not fit the key")
+        written = 0
+        try:
+            decryptor.feed(head)
+            scratch = bytearray(CHUNK_SIZE + 16)
+            for block in content:
+                view = memoryview(block)
+                written += len(view)
+                if len(scratch) < len(view) + 16:
+                    scratch = bytearray(len(view) + 16)
+                count = encryptor.update_into(view, scratch)
+                decryptor.feed(memoryview(scratch)[:count])
+        except ValueError:
+            raise IntegrityError("the saved download state is longer than the payload") from None
+        if decryptor._head_length != len(head) or decryptor.content != written:
+            raise IntegrityError("the saved download state does not fit the payload")
+        return decryptor
 
 
 def decrypt_chunks_to_dir(chunks: Iterable[bytes | bytearray | memoryview], key: bytes, out_dir: Path,

@@ -1,30 +1,45 @@
-"""DownloadJob: info → presigned URL (or the direct route) → parallel ranged GETs into a partial file →
-stream-decrypt and verify → atomic rename to the sanitised SGMETA name (never overwriting).
+"""DownloadJob: info → presigned URL (or the direct route) → parallel ranged GETs into a bounded
+in-memory window → decrypt in order → plaintext written once → tag verified → linked under the sanitised
+SGMETA name (never overwriting).
 
-The partial file is ``DEST/.sgsend-<local id>.part``; the journal records every finished range, so a
-new process resumes where a killed one stopped. The presigned URL is kept in the journal and reused while
-it is valid (each new ``download-url`` call counts as a download on the server). When it expires (or the
-store answers 403), a server with the ``download_refresh`` extension trades the journaled download ticket
-for a fresh URL without counting another download; otherwise a new ``download-url`` is asked for.
+Every received byte is written once, as plaintext, into ``DEST/.sgsend-<local id>.part`` (created
+exclusively, owner-only: ``filenames.open_private``); nothing appears under the final name before the
+tag verifies. Ranges land in memory — read by the kernel straight into one ring of ``workers`` slots of
+``RANGE_SIZE`` bytes (``core/rangeget.py``), never more than that past the journaled resume point — and
+the job thread decrypts them in order as they arrive. At each range's end the resume point goes into the
+journal (payload offset decrypted, content bytes written, the envelope header's ciphertext and the IV)
+before the window moves on — so a kill -9 loses at most that window — and a syncer thread
+``fdatasync``s behind it (what a resume after a crash starts from: ``_ResumePoints``). A resume rebuilds
+the decryptor by encrypting the written content again (``crypto.StreamDecryptor.resume``: CPU only). A
+range whose connection breaks continues from its last byte received.
+
+The presigned URL is kept in the journal and reused while it is valid (each new ``download-url`` call
+counts as a download on the server). When it expires (or the store answers 403), a server with the
+``download_refresh`` extension trades the journaled download ticket for a fresh URL without counting
+another download; otherwise a new ``download-url`` is asked for (``_DownloadUrl``).
+
+What a server sends is bounded by what was asked: a range never delivers more than its span, the
+payload size from the first ``Content-Range`` must fit the size ``info`` declares, every later answer
+must agree with it, and a range that moves less than STALL_MIN_BYTES in STALL_SECONDS (limiter waits
+excluded) is a transient error, retried from its last byte.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import mmap
 import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
-
-import httpx
 
 from sgsend_desktop.core import crypto
-from sgsend_desktop.core.api import PresignedUrl, UrlRejectedError
+from sgsend_desktop.core.api import Capabilities, PresignedUrl, TransferInfo, UrlRejectedError
 from sgsend_desktop.core.errors import (
     ApiError,
     AuthError,
@@ -37,38 +52,392 @@ from sgsend_desktop.core.errors import (
     PayloadTooLargeError,
     SendError,
     TransientError,
+    UnreachableError,
 )
-from sgsend_desktop.core.filenames import open_private
+from sgsend_desktop.core.filenames import FILE_MODE, claim_final_name, open_private, safe_filename
 from sgsend_desktop.core.jobs import JobContext, JobSteps
-from sgsend_desktop.core.journal import RangeRow, TransferRow
+from sgsend_desktop.core.journal import TransferRow
 from sgsend_desktop.core.model import TransferState
+from sgsend_desktop.core.rangeget import RangeAnswer, RangeConnection
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-RANGE_SIZE = 8 * 1024 * 1024
-READ_CHUNK = 256 * 1024      # direct route only; ranges take httpcore's reads as they come (no copies)
-DECRYPT_BLOCK = 1024 * 1024  # the decryptor reads the finished prefix of the .part file in these
+RANGE_SIZE = 8 * 1024 * 1024   # one GET; the window holds at most workers × this past the resume point
+READ_SIZE = 1024 * 1024        # one socket read into the window (64 KiB under a bandwidth limit)
+LIMITED_READ = 64 * 1024
+DECRYPT_STEP = 1024 * 1024     # the decryptor takes at most this much of the window at once
+READ_BLOCK = 1024 * 1024       # resume: the partial file is read back (and encrypted again) in these
 URL_MARGIN = 60.0
-_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+STALL_SECONDS = 60.0           # a range that moves less than STALL_MIN_BYTES in this long is stalled
+STALL_MIN_BYTES = 64 * 1024
+PROGRESS_RESET = 1024 * 1024   # a try that moved a range this far restarts its count of failed tries
+SIZE_SLACK = crypto.OVERHEAD + 64 * 1024  # info's size may be the payload's, the envelope's or the content's
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d{1,20})-(\d{1,20})/(\d{1,20}|\*)")
+
+
+# the journal's resume point cleared: the next try starts from byte 0
+NO_RESUME: dict[str, object] = {"decrypted_to": 0, "content_written": 0, "synced_to": 0, "synced_content": 0,
+                                "resume_boot": None, "envelope_head": None, "payload_tag": None}
+
+
+def resume_point(row: TransferRow) -> tuple[int, int]:
+    """(payload offset, content bytes) a resume of ``row`` may start from: the point journaled without
+    fsync when the computer has not restarted since, else the last synced one."""
+    if row.resume_boot is not None and row.resume_boot == boot_id():
+        return row.decrypted_to, row.content_written
+    return row.synced_to, row.synced_content
 
 
 def partial_path(dest_dir: Path, local_id: str) -> Path:
+    """The unverified plaintext being received (hidden; linked under its name once the tag verifies)."""
     return dest_dir / f".sgsend-{local_id}.part"
 
 
 def plain_path(dest_dir: Path, local_id: str) -> Path:
-    """The plaintext being decrypted (hidden; renamed only once the tag verifies)."""
+    """The plaintext temp file of versions before the single-write receive (removed when found)."""
     return dest_dir / f".sgsend-{local_id}.plain"
 
 
-def plan_ranges(start: int, total: int, size: int = RANGE_SIZE) -> list[tuple[int, int]]:
-    return [(a, min(a + size, total)) for a in range(start, total, size)]
+class _Moved(Exception):
+    """A range try failed after moving the range at least PROGRESS_RESET: a new failure, not the same
+    one again, so the range's count of tries restarts (a link that drops every few MB still finishes)."""
+
+    def __init__(self, error: TransientError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _DownloadUrl:
+    """The presigned download URL of one receive, shared by its range workers (as ``upload._PartUrls``
+    is by an upload's part workers). Kept in the journal with its expiry and download ticket; renewed
+    once for all workers when it expires or the store refuses it."""
+
+    def __init__(self, job: DownloadJob, transfer_id: str) -> None:
+        self._job = job
+        self._ctx = job.ctx
+        self._tid = transfer_id
+        self._lock = threading.Lock()
+        self.url: str | None = None
+        self._expires: float | None = None
+
+    def reuse(self, row: TransferRow) -> str | None:
+        """The journaled URL while it stays valid for more than URL_MARGIN seconds."""
+        left = (row.download_url_expires or 0) - time.time()
+        if row.download_url and left > URL_MARGIN:
+            log.info("reusing the stored download URL (valid for %.0fs more)", left)
+            self.url, self._expires = row.download_url, row.download_url_expires
+        return self.url
+
+    def refresh(self, ticket: str) -> str | None:
+        """A fresh URL for the grant already counted (download_refresh); None when the ticket is refused."""
+        try:
+            presigned = self._job._retry(lambda: self._ctx.api.refresh_download_url(self._tid, ticket),
+                                         "download-url refresh")
+        except AuthError:
+            log.info("the server refused the download ticket (too old, or another server's)")
+            self._ctx.journal.update(self._job.id, download_ticket=None)
+            return None
+        except NotFoundError:
+            raise NotFoundError("The sender deleted this transfer.", 404) from None
+        except GoneError:
+            raise GoneError("This transfer has expired; ask the sender to send it again.", 410) from None
+        log.info("download URL renewed through download-url/refresh (not counted as another download)")
+        return self._store(presigned)
+
+    def new(self) -> str | None:
+        """A new download URL (counts a download); None when the server has no download-url route."""
+        try:
+            presigned = self._job._retry(lambda: self._ctx.api.download_url(self._tid), "download-url")
+        except GoneError:
+            raise GoneError("This transfer has expired or reached its download limit; "
+                            "ask the sender to send it again.", 410) from None
+        except NotFoundError:
+            log.info("server has no download-url route: using the direct route")
+            return None
+        return self._store(presigned)
+
+    def live(self) -> str:
+        """The current URL, renewed first when it has expired (or is about to)."""
+        with self._lock:
+            url, expires = self.url, self._expires
+        if expires is not None and time.time() >= expires - 1.0:
+            self.rejected(url or "", "download URL expired")
+        with self._lock:
+            assert self.url is not None
+            return self.url
+
+    def rejected(self, used: str, why: str = "download URL refused (expired?)") -> None:
+        """``used`` failed (403) or expired: renew it, unless another worker already has."""
+        with self._lock:
+            if self.url != used:
+                return  # another worker renewed it meanwhile
+            log.info("%s: renewing the download URL", why)
+            ticket = self._ctx.journal.get(self._job.id).download_ticket
+            fresh = None
+            if ticket and self._ctx.api.capabilities().download_refresh:
+                fresh = self.refresh(ticket)
+                if fresh is None:
+                    log.info("asking for a new download URL instead (counts as a download)")
+            elif ticket:
+                log.info("server has no download_refresh extension: asking for a new download URL "
+                         "(counts as a download)")
+            else:
+                log.info("no download ticket: asking for a new download URL (counts as a download)")
+            if fresh is None and self.new() is None:
+                raise UrlRejectedError("the download URL expired and the server offers no new one")
+
+    def _store(self, presigned: PresignedUrl) -> str:
+        expires = time.time() + presigned.expires_in
+        self._ctx.journal.update(self._job.id, download_url=presigned.url, download_url_expires=expires,
+                                 download_ticket=presigned.download_ticket)
+        self.url, self._expires = presigned.url, expires
+        return presigned.url
+
+
+class _Span:
+    """One range in flight: payload bytes [start, end), read into ``slot`` (its part of the window's ring)
+    and taken from it in order by the decryptor. The slot is circular: a span longer than it (a store that
+    ignored Range sends the whole payload as one) waits for the decryptor to make room."""
+
+    __slots__ = ("consumed", "end", "received", "slot", "start")
+
+    def __init__(self, start: int, end: int, slot: memoryview) -> None:
+        self.start = start
+        self.end = end
+        self.slot = slot
+        self.received = 0          # bytes read into the slot (a broken try continues from here)
+        self.consumed = 0          # bytes the decryptor has taken
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+
+class _Window:
+    """The ranges between the network and the decryptor: a ring of ``slots`` slots of ``range_size``.
+
+    Spans are handed out lowest offsets first, each with slot ``(k mod slots)``, and only while they end
+    within ``slots × range_size`` bytes of the durable resume point (so memory, and what a kill -9 loses,
+    stays within that, and a slot is free again once its previous span is decrypted and synced); the span
+    at the resume point is always allowed. While the payload size is unknown only the first span is
+    handed out; its answer tells the size (``set_total``). The decryptor takes the bytes strictly in order.
+    """
+
+    def __init__(self, start: int, total: int | None, slots: int, stop: threading.Event,
+                 abort: threading.Event, range_size: int = RANGE_SIZE) -> None:
+        lock = threading.Lock()
+        self._data = threading.Condition(lock)   # the decryptor waits for bytes
+        self._room = threading.Condition(lock)   # workers wait for room in the window
+        self.total = total
+        self.ranged = True
+        self.base = start
+        self._next = start
+        self._durable = start
+        self._size = range_size
+        self._slots = slots
+        self._limit = slots * range_size
+        # anonymous memory: pages count (RSS) only once bytes land in them (a bytearray would zero, and so
+        # touch, all of it at once), and go back to the system as soon as the download ends
+        self._ring = memoryview(mmap.mmap(-1, self._limit))
+        self._spans: deque[_Span] = deque()
+        self._error: BaseException | None = None
+        self._stop, self._abort = stop, abort
+        self._full = 0  # workers waiting for the decryptor to free part of their (circular) slot
+
+    def _halted(self) -> bool:
+        return self._error is not None or self._stop.is_set() or self._abort.is_set()
+
+    def take(self) -> _Span | None:
+        """The next span to fetch, or None when there is none left (or the download stops)."""
+        with self._room:
+            while not self._halted():
+                total = self.total
+                if total is not None and (self._next >= total or not self.ranged):
+                    return None
+                end = self._next + self._size if total is None else min(self._next + self._size, total)
+                first = self._next == self.base
+                if (total is not None or first) and (end - self._durable <= self._limit
+                                                     or self._next == self._durable):
+                    index = (self._next - self.base) // self._size % self._slots
+                    span = _Span(self._next, end, self._ring[index * self._size:(index + 1) * self._size])
+                    self._next = end
+                    self._spans.append(span)
+                    return span
+                self._room.wait(0.25)
+            return None
+
+    def set_total(self, total: int, ranged: bool) -> None:
+        """The payload size, from the first answer (``ranged``: False when the store ignored Range and
+        sends the whole payload in that one answer)."""
+        with self._room:
+            self.total, self.ranged = total, ranged
+            for span in self._spans:
+                if span.end > total or not ranged:
+                    span.end = total
+            self._next = self._spans[-1].end if self._spans else min(self._next, total)
+            self._room.notify_all()
+            self._data.notify_all()
+
+    def space(self, span: _Span) -> memoryview:
+        """Where the span's next bytes go (waits while its slot is full of bytes not yet decrypted)."""
+        size = len(span.slot)
+        with self._room:
+            while span.received - span.consumed >= size:
+                if self._halted():
+                    raise CancelledError("stopped")
+                self._full += 1
+                self._room.wait(0.25)
+                self._full -= 1
+            at = span.received % size
+            return span.slot[at:min(size, at + size - (span.received - span.consumed))]
+
+    def filled(self, span: _Span, count: int) -> None:
+        with self._data:
+            span.received += count
+            self._data.notify()
+
+    def next_view(self, most: int) -> tuple[_Span, memoryview]:
+        """The next bytes in payload order (at most ``most``), still in the ring: ``release`` them once
+        used."""
+        with self._data:
+            while True:
+                if self._error is not None:
+                    raise self._error
+                span = self._spans[0] if self._spans else None
+                if span is not None and span.received > span.consumed:
+                    size = len(span.slot)
+                    at = span.consumed % size
+                    count = min(span.received - span.consumed, size - at, most)
+                    return span, span.slot[at:at + count]
+                if self._stop.is_set() or self._abort.is_set():
+                    raise CancelledError("stopped")
+                self._data.wait(0.25)  # the stop flag is an Event, not this condition: poll it
+
+    def release(self, span: _Span, count: int) -> bool:
+        """``count`` bytes of ``span`` are decrypted and written; True when that finished the span."""
+        with self._room:
+            span.consumed += count
+            finished = span.consumed >= span.size
+            if finished:
+                self._spans.popleft()
+            if self._full:  # new spans wait for the durable point (durable_to), not for this
+                self._room.notify_all()
+            return finished
+
+    def durable_to(self, offset: int) -> None:
+        with self._room:
+            self._durable = max(self._durable, offset)
+            self._room.notify_all()
+
+    def fail(self, error: BaseException) -> None:
+        """A worker failed for good (the decryptor raises its error) or the syncer did."""
+        with self._room:
+            if self._error is None:
+                self._error = error
+            self._room.notify_all()
+            self._data.notify_all()
+
+
+class _ResumePoints:
+    """The journal's resume point, kept up with the decryptor.
+
+    At each span's end ``record`` journals the point (payload offset decrypted, content bytes written) with
+    this boot's id, and the window may move on: a killed process loses nothing it wrote, since the page
+    cache outlives it (and SQLite's write-ahead log too). A syncer thread meanwhile ``fdatasync``s the
+    partial file; the point it covered is journaled as synced (with the next point): what a resume after
+    a crash or a reboot, when the page cache is gone, starts from. No fsync is ever waited for on the way
+    of the bytes, and ``fdatasync`` spreads the writing back to disk over the download.
+    """
+
+    def __init__(self, job: DownloadJob, fd: int, window: _Window, start: tuple[int, int]) -> None:
+        self._job, self._fd, self._window = job, fd, window
+        self._cond = threading.Condition()
+        self._wanted: tuple[int, int] | None = None
+        self._closing = False
+        self.durable = start[0]
+        self.synced = start
+        self._thread = threading.Thread(target=self._sync, name=f"sync-{job.id}", daemon=True)
+        self._thread.start()
+
+    def record(self, offset: int, content: int, **extra: object) -> None:
+        """Journal a resume point (``extra``: columns to write with it, e.g. the envelope header once)
+        and let the window move on; have it synced in the background."""
+        synced_to, synced_content = self.synced
+        self._job.ctx.journal.update(self._job.id, decrypted_to=offset, content_written=content,
+                                     resume_boot=boot_id(), synced_to=synced_to,
+                                     synced_content=synced_content, **extra)
+        self.durable = offset
+        self._job.ctx.progress.set_confirmed(offset)
+        self._window.durable_to(offset)
+        with self._cond:
+            self._wanted = (offset, content)
+            self._cond.notify()
+
+    def _sync(self) -> None:
+        while True:
+            with self._cond:
+                while self._wanted is None and not self._closing:
+                    self._cond.wait()
+                if self._wanted is None:
+                    return
+                point, self._wanted = self._wanted, None
+            try:
+                os.fdatasync(self._fd)
+            except OSError as error:  # a full disk, an I/O error: the download stops with it
+                self._window.fail(error)
+                return
+            self.synced = point
+
+    def close(self) -> None:
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        self._thread.join()
+
+    def final(self, offset: int, content: int, extra: dict[str, object]) -> None:
+        """The job stopped (pause, shutdown, a range that failed for good): sync and journal where it
+        stopped, written and synced alike (after ``close``)."""
+        os.fdatasync(self._fd)
+        self.synced = (offset, content)
+        self.record(offset, content, **extra)
+
+
+def boot_id() -> str:
+    """This boot of the computer: a resume point journaled without fsync holds only within it.
+    Elsewhere than Linux, when the system booted (to 10 s): a mismatch only costs a fetch from the last
+    synced point."""
+    with contextlib.suppress(OSError):
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    return f"booted-{round((time.time() - time.monotonic()) / 10)}"
+
+
+class _Stall:
+    """Less than STALL_MIN_BYTES in STALL_SECONDS of waiting for the socket is a stall (a server that
+    drips a byte every few seconds defeats read timeouts); time spent in the bandwidth limiter is not
+    waiting for the socket."""
+
+    def __init__(self) -> None:
+        self._since = time.monotonic()
+        self._bytes = 0
+
+    def check(self, count: int) -> None:
+        self._bytes += count
+        now = time.monotonic()
+        if now - self._since >= STALL_SECONDS:
+            if self._bytes < STALL_MIN_BYTES:
+                raise TransientError(f"Downloading the file failed: the storage sent only {self._bytes} "
+                                     f"bytes in {now - self._since:.0f} s")
+            self._since, self._bytes = now, 0
+
+    def exclude(self, seconds: float) -> None:
+        self._since += seconds
 
 
 class DownloadJob(JobSteps):
     def __init__(self, ctx: JobContext) -> None:
         super().__init__(ctx)
-        self._url_lock = threading.Lock()
+        self._info: TransferInfo | None = None
+        self._written = (0, 0)  # (payload offset, content bytes) decrypted and written: a resume point
+        self._decryptor: crypto.StreamDecryptor | None = None
 
     def run(self) -> Path:
         ctx = self.ctx
@@ -84,55 +453,61 @@ class DownloadJob(JobSteps):
         except OSError as error:
             raise LocalIOError(f"Cannot create the folder {dest}: {error.strerror or error}") from None
         part_file = partial_path(dest, self.id)
-        url = self._usable_url(row)
-        ranges = ctx.journal.ranges(self.id)
-        if url is None and row.download_url and ranges and part_file.exists() and all(
-                r.state == "done" for r in ranges):
-            # Every byte is already here (killed while decrypting): no new download URL, which
-            # would count one more download and could hit max_downloads.
-            log.info("all ranges are on disk: decrypting without asking the server again")
-            url = row.download_url
-        caps = self._retry(ctx.api.capabilities, "capabilities")
-        if url is None and row.download_ticket and caps.download_refresh:
-            # a resumed download whose URL expired: its grant was counted already (max_downloads may
-            # well be reached by now, by this very download), so renew it rather than ask info/download-url
-            url = self._refreshed_url(row.transfer_id, row.download_ticket)
-        if url is None:
-            self._check_info(row.transfer_id)
-        self._state(TransferState.DOWNLOADING)
-        if url is None and caps.presigned_download:
-            url = self._new_url(row.transfer_id)
+        with contextlib.suppress(FileNotFoundError):
+            plain_path(dest, self.id).unlink()  # an older version's temp file: its .part is started again
+        urls = _DownloadUrl(self, row.transfer_id)
         fallback = f"sgsend-{row.transfer_id}.bin"
+        # every byte is here (killed while finishing): no new download URL, which would count one more
+        # download and could hit max_downloads
+        finishing = bool(row.payload_tag and row.payload_size
+                         and resume_point(row)[0] == row.payload_size - crypto.TAG_SIZE)
         try:
-            if url is not None:
-                saved = self._ranged(row, url, part_file, key, fallback)
+            if finishing:
+                log.info("every byte is on disk: finishing without asking the server again")
+                self._state(TransferState.DOWNLOADING)
+                saved = self._ranged(row, urls, part_file, key, fallback)
+            elif self._url(row, urls) is not None:
+                saved = self._ranged(row, urls, part_file, key, fallback)
             else:
                 log.info("server offers no presigned download: using the direct route")
-                self._direct(row, part_file)
-                self._check()
-                self._state(TransferState.COMPLETING)
-                saved = crypto.decrypt_chunks_to_dir(self._file_blocks(part_file), key, dest, fallback,
-                                                     temp_path=plain_path(dest, self.id))
+                saved = self._direct(row, part_file, key, fallback)
         except IntegrityError as error:
             self._discard_partial(part_file)
             raise IntegrityError(
                 "The file could not be decrypted: the key is wrong, or the file was changed on the way. "
                 "Nothing was saved.") from error
-        except OSError as error:  # full disk, permissions: one sentence (the .part file stays resumable)
+        except OSError as error:  # full disk, permissions: one sentence (the partial file stays resumable)
             raise LocalIOError(f"Cannot write the download in {dest}: {error.strerror or error}.") from None
-        self._discard_partial(part_file)
         self._state(TransferState.DONE, saved_path=str(saved), name=saved.name, error=None,
-                    download_url=None, download_url_expires=None, download_ticket=None)
+                    download_url=None, download_url_expires=None, download_ticket=None, **NO_RESUME)
         return saved
 
     # helpers ---------------------------------------------------------------------------------------
+    def _url(self, row: TransferRow, urls: _DownloadUrl, state: bool = True) -> str | None:
+        """The URL to start with (None: the direct route). A stored URL still valid is reused; a
+        resumed download whose URL expired renews it through its ticket (its grant was counted already:
+        max_downloads may be reached by now, by this very download, so info would say exhausted);
+        otherwise info must allow a download, and download-url grants it."""
+        assert row.transfer_id is not None
+        url = urls.reuse(row)
+        caps: Capabilities = self._retry(self.ctx.api.capabilities, "capabilities")
+        if url is None and row.download_ticket and caps.download_refresh:
+            url = urls.refresh(row.download_ticket)
+        if url is None:
+            self._info = self._check_info(row.transfer_id)
+        if state:
+            self._state(TransferState.DOWNLOADING)
+        if url is None and caps.presigned_download:
+            url = urls.new()
+        return url
+
     def _discard_partial(self, part_file: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             part_file.unlink()
         self.ctx.journal.set_ranges(self.id, [])
-        self.ctx.journal.update(self.id, download_url=None, download_url_expires=None)
+        self.ctx.journal.update(self.id, download_url=None, download_url_expires=None, **NO_RESUME)
 
-    def _check_info(self, transfer_id: str) -> None:
+    def _check_info(self, transfer_id: str) -> TransferInfo:
         try:
             info = self._retry(lambda: self.ctx.api.info(transfer_id), "info")
         except NotFoundError:
@@ -146,267 +521,329 @@ class DownloadJob(JobSteps):
             raise GoneError("This transfer has expired; ask the sender to send it again.", 410)
         if info.status == "pending":
             raise ConflictError("The sender has not finished uploading this file yet; try again later.", 409)
+        return info
 
-    def _usable_url(self, row: TransferRow) -> str | None:
-        if row.download_url and (row.download_url_expires or 0) - time.time() > URL_MARGIN:
-            log.info("reusing the stored download URL (valid for %.0fs more)",
-                     (row.download_url_expires or 0) - time.time())
-            return row.download_url
-        return None
+    def _size_limit(self) -> int | None:
+        """The most bytes the payload may have: what info declares (the payload's, the envelope's or
+        the content's size) plus the envelope and the IV and tag. None when the server does not say."""
+        if self._info is None:
+            row = self.ctx.journal.get(self.id)
+            with contextlib.suppress(SendError):
+                self._info = self._retry(lambda: self.ctx.api.info(row.transfer_id or ""), "info")
+        declared = self._info.file_size_bytes if self._info is not None else 0
+        return declared + SIZE_SLACK if declared > 0 else None
 
-    def _new_url(self, transfer_id: str) -> str | None:
-        try:
-            presigned = self._retry(lambda: self.ctx.api.download_url(transfer_id), "download-url")
-        except GoneError:
-            raise GoneError("This transfer has expired or reached its download limit; "
-                            "ask the sender to send it again.", 410) from None
-        except NotFoundError:
-            log.info("server has no download-url route: using the direct route")
+    def _check_total(self, total: int) -> None:
+        """The payload size a store announces, against the size info declares."""
+        if total < crypto.OVERHEAD:
+            raise IntegrityError("the encrypted file is truncated (shorter than its IV and tag)")
+        limit = self._size_limit()
+        if limit is not None and total > limit:
+            raise ApiError(f"The storage offers {total} bytes for a transfer the server says has "
+                           f"{limit - SIZE_SLACK}: refusing to download it.")
+
+    # the ranged download ---------------------------------------------------------------------------
+    def _resume_point(self, row: TransferRow, fd: int, key: bytes) -> crypto.StreamDecryptor | None:
+        """The decryptor where the journal says the written plaintext ends (None: start from byte 0)."""
+        offset, content = resume_point(row)
+        if not (offset and row.payload_size and row.iv and row.envelope_head is not None):
+            if self.ctx.journal.ranges(self.id):
+                log.info("a partial download from an older version: fetching it again")
+                self.ctx.journal.set_ranges(self.id, [])
             return None
-        self._store_url(presigned)
-        return presigned.url
-
-    def _store_url(self, presigned: PresignedUrl) -> None:
-        self.ctx.journal.update(self.id, download_url=presigned.url,
-                                download_url_expires=time.time() + presigned.expires_in,
-                                download_ticket=presigned.download_ticket)
-
-    def _refreshed_url(self, transfer_id: str, ticket: str) -> str | None:
-        """A fresh URL for the grant already counted (download_refresh); None when the ticket is refused."""
-        try:
-            presigned = self._retry(lambda: self.ctx.api.refresh_download_url(transfer_id, ticket),
-                                    "download-url refresh")
-        except AuthError:
-            log.info("the server refused the download ticket (too old, or another server's)")
-            self.ctx.journal.update(self.id, download_ticket=None)
+        if os.fstat(fd).st_size < content:
+            log.warning("the partial file is shorter than the journal says: fetching it again")
             return None
-        except NotFoundError:
-            raise NotFoundError("The sender deleted this transfer.", 404) from None
-        except GoneError:
-            raise GoneError("This transfer has expired; ask the sender to send it again.", 410) from None
-        log.info("download URL renewed through download-url/refresh (not counted as another download)")
-        self._store_url(presigned)
-        return presigned.url
+        os.ftruncate(fd, content)  # what was written past the resume point is not trusted
+        started = time.monotonic()
+        try:
+            decryptor = crypto.StreamDecryptor.resume(key, row.payload_size, bytes.fromhex(row.iv),
+                                                      bytes.fromhex(row.envelope_head),
+                                                      self._read_back(fd, content))
+        except (IntegrityError, ValueError) as error:
+            log.warning("cannot resume the partial file (%s): fetching it again", error)
+            return None
+        if decryptor.offset != offset:
+            log.warning("the journal's resume point does not fit the partial file: fetching it again")
+            return None
+        log.info("resuming at byte %d of %d (%d bytes decrypted again from the partial file in %.2f s)",
+                 decryptor.offset, row.payload_size, content, time.monotonic() - started)
+        return decryptor
 
-    def _renewed_url(self, transfer_id: str) -> str | None:
-        """The refresh extension when the server advertises it and we hold a ticket, else download-url."""
-        ticket = self.ctx.journal.get(self.id).download_ticket
-        if ticket and self.ctx.api.capabilities().download_refresh:
-            fresh = self._refreshed_url(transfer_id, ticket)
-            if fresh is not None:
-                return fresh
-            log.info("asking for a new download URL instead (counts as a download)")
-        elif ticket:
-            log.info("server has no download_refresh extension: asking for a new download URL "
-                     "(counts as a download)")
-        else:
-            log.info("no download ticket: asking for a new download URL (counts as a download)")
-        return self._new_url(transfer_id)
+    def _read_back(self, fd: int, length: int) -> Iterator[memoryview]:
+        buffer = memoryview(bytearray(READ_BLOCK))
+        position = 0
+        while position < length:
+            self._check()
+            count = os.preadv(fd, [buffer[:min(READ_BLOCK, length - position)]], position)
+            if count <= 0:
+                raise IntegrityError("the partial file ended early")
+            position += count
+            yield buffer[:count]
 
-    # ranged download -------------------------------------------------------------------------------
-    def _ranged(self, row: TransferRow, url: str, part_file: Path, key: bytes, fallback: str) -> Path:
-        """Fetch the missing ranges with the part workers while this thread decrypts.
-
-        The decryptor follows the contiguous prefix of finished ranges (workers take the lowest
-        offsets first), reading it back from the .part file (page cache) into one reused buffer, and
-        writes plaintext to ``.sgsend-<id>.plain``, which is renamed only once the tag verifies. The
-        .part file and the journal stay the resumable store: after a kill the plaintext is simply
-        derived again from offset 0.
-        """
+    def _ranged(self, row: TransferRow, urls: _DownloadUrl, part_file: Path, key: bytes,
+                fallback: str) -> Path:
+        """Fetch the payload with the part workers into the window while this thread decrypts it."""
         ctx = self.ctx
-        dest = part_file.parent
-        current = [url]
-        ranges = ctx.journal.ranges(self.id)
-        fd = open_private(part_file, reuse=bool(ranges))  # ours, or refused
+        fd = open_private(part_file, reuse=True)  # ours (a resumable partial file), or refused
         try:
-            if not ranges:
-                ranges = self._first_range(fd, current)
-            total = max(r.end for r in ranges)
-            done = sum(r.end - r.start for r in ranges if r.state == "done")
-            ctx.progress.reset(total, sent=done, confirmed=done)
-            prefix = _Prefix(ranges)
-            pending = [r for r in ranges if r.state != "done"]  # ordered by start
+            decryptor = self._resume_point(row, fd, key)
+            if decryptor is None:
+                os.ftruncate(fd, 0)
+                ctx.journal.update(self.id, **NO_RESUME)
+            total = row.payload_size if decryptor is not None else None
+            start = decryptor.offset if decryptor is not None else 0
+            if decryptor is None and urls.url is None and self._url(row, urls, state=False) is None:
+                raise ApiError("The server no longer offers a download URL for this transfer.")
+            ctx.progress.reset(total or 0, sent=start, confirmed=start)
+            stop = ctx.control.stop
             abort = self.abort = threading.Event()
-
-            def fetch(span: RangeRow) -> None:
-                if abort.is_set() or ctx.control.stop.is_set():
-                    return
-                try:
-                    self._fetch_range(fd, span, current, abort)
-                    prefix.done(span.start)
-                except BaseException as error:
-                    prefix.fail(error)
-                    abort.set()
-
-            workers = max(1, min(ctx.workers, len(pending)))
-            pool = ThreadPoolExecutor(workers, thread_name_prefix=f"range-{self.id}")
+            window = _Window(start, total, max(1, ctx.workers), stop, abort)
+            points = _ResumePoints(self, fd, window, (start, decryptor.content if decryptor else 0))
+            tag = bytes.fromhex(row.payload_tag) if decryptor is not None and row.payload_tag else b""
+            pool = ThreadPoolExecutor(max(1, ctx.workers), thread_name_prefix=f"range-{self.id}")
+            finished = False
             try:
-                for span in pending:  # the pool's queue is FIFO: lower offsets are fetched first
-                    pool.submit(fetch, span)
-                blocks = self._prefix_blocks(fd, prefix, total)
-                return crypto.decrypt_chunks_to_dir(blocks, key, dest, fallback,
-                                                    temp_path=plain_path(dest, self.id))
+                if len(tag) != crypto.TAG_SIZE:
+                    for _ in range(max(1, ctx.workers)):
+                        pool.submit(self._worker, window, urls, abort)
+                decryptor, tag = self._decrypt(window, decryptor, fd, points, tag, key)
+                finished = True
             finally:
                 abort.set()  # no-op when everything finished; else stop the workers at once
-                prefix.fail(None)
                 pool.shutdown(wait=True, cancel_futures=True)
                 self.abort = None
+                points.close()
+                partial = self._decryptor
+                if not finished and partial is not None and partial.head is not None:
+                    self._save_resume_point(points, partial, window)
+            rest = decryptor.finish(tag)
+            os.pwrite(fd, rest, decryptor.content - len(rest))
+            self._check()
+            self._state(TransferState.COMPLETING)
+            os.ftruncate(fd, decryptor.content)
+            os.fsync(fd)
+            os.fchmod(fd, FILE_MODE)  # the fd, not the path: a path may be swapped for a link
+            saved = claim_final_name(part_file, part_file.parent, safe_filename(decryptor.filename, fallback))
+            part_file.unlink()
+            return saved
         finally:
             os.close(fd)
 
-    def _prefix_blocks(self, fd: int, prefix: _Prefix, total: int) -> Iterator[memoryview]:
-        """The payload from the .part file, as fast as its contiguous finished prefix grows."""
-        buffer = memoryview(bytearray(DECRYPT_BLOCK))
-        position = 0
-        while position < total:
-            ready, error = prefix.wait_beyond(position, self.ctx.control.stop)
-            self._check()
-            if error is not None:
-                raise error
-            if ready <= position:
-                raise CancelledError("stopped")
-            while position < ready:
-                count = os.preadv(fd, [buffer[:min(DECRYPT_BLOCK, ready - position)]], position)
-                if count <= 0:
-                    raise LocalIOError("The partial download file is shorter than the journal says.")
-                position += count
-                yield buffer[:count]
-        # every range is fetched, synced and journaled; nothing below is resumable work any more
-        self._check()
-        os.ftruncate(fd, total)
-        os.fsync(fd)
-        self._state(TransferState.COMPLETING)
+    def _save_resume_point(self, points: _ResumePoints, decryptor: crypto.StreamDecryptor,
+                           window: _Window) -> None:
+        """Stopped (pause, shutdown, a range that failed for good): keep everything decrypted so far."""
+        offset, content = self._written
+        if offset > points.durable or points.synced[0] < points.durable:
+            try:
+                points.final(offset, content, {"iv": bytes(decryptor.iv).hex(),
+                                               "envelope_head": (decryptor.head or b"").hex()})
+            except (OSError, SendError) as error:
+                log.warning("could not save the resume point: %s", error)
+        self._reset_progress(window, points.durable)
 
-    @staticmethod
-    def _file_blocks(path: Path) -> Iterator[memoryview]:
-        with path.open("rb") as reader:
-            yield from crypto.iter_file_blocks(reader, DECRYPT_BLOCK)
+    def _reset_progress(self, window: _Window, durable: int) -> None:
+        # what was in the window past the resume point is gone: the row shows what a resume starts from
+        self.ctx.progress.reset(window.total or 0, sent=durable, confirmed=durable)
 
-    def _first_range(self, fd: int, current: list[str]) -> list[RangeRow]:
-        """GET the first range; its Content-Range tells the payload size. Plan the rest."""
-        tried = [current[0]]
+    def _decrypt(self, window: _Window, decryptor: crypto.StreamDecryptor | None, fd: int,
+                 points: _ResumePoints, tag: bytes, key: bytes) -> tuple[crypto.StreamDecryptor, bytes]:
+        """Take the window's chunks in order: decrypt the body, write the content (the only write of
+        each byte), collect the tag; offer a resume point at each span's end."""
+        tag_bytes = bytearray(tag)
+        head_saved = decryptor is not None
+        self._decryptor = decryptor
+        if decryptor is not None:
+            self._written = (decryptor.offset, decryptor.content)
+        while len(tag_bytes) < crypto.TAG_SIZE:
+            span, view = window.next_view(DECRYPT_STEP)
+            if decryptor is None:
+                assert window.total is not None  # the first bytes come after the answer's headers
+                decryptor = self._decryptor = crypto.StreamDecryptor(key, window.total)
+            body = view[:max(0, decryptor.body_end - decryptor.offset)]
+            if body:
+                written = decryptor.content
+                out = decryptor.feed(body)
+                if out:
+                    _write_all(fd, out, written)
+                self._written = (decryptor.offset, decryptor.content)  # on disk: a resume point
+            if len(body) < len(view):
+                tag_bytes += view[len(body):]
+            finished = window.release(span, len(view))
+            position = span.start + span.consumed
+            if (finished or (position - window.base) % RANGE_SIZE == 0) and decryptor.head is not None:
+                extra: dict[str, object] = {}
+                if not head_saved:
+                    extra = {"iv": bytes(decryptor.iv).hex(), "envelope_head": decryptor.head.hex()}
+                    head_saved = True
+                if len(tag_bytes) == crypto.TAG_SIZE:
+                    extra["payload_tag"] = bytes(tag_bytes).hex()
+                points.record(decryptor.offset, decryptor.content, **extra)
+        if len(tag_bytes) != crypto.TAG_SIZE or decryptor is None:
+            raise IntegrityError("the storage sent more bytes than the payload has")
+        return decryptor, bytes(tag_bytes)
 
-        def attempt() -> tuple[int, int]:
-            received = 0
-            tried[0] = self._live_url(current)
-            with self.ctx.api.get_range(tried[0], 0, RANGE_SIZE) as response:
-                total = self._total_from(response)
-                for chunk in response.iter_bytes(READ_CHUNK):
-                    self._check()
-                    self.ctx.limiter.consume(len(chunk), self.ctx.control.stop)
-                    os.pwrite(fd, chunk, received)
-                    received += len(chunk)
-            if response.status_code == 200:
-                total = received  # the store ignored Range: that was the whole payload
-            return received, total
+    def _worker(self, window: _Window, urls: _DownloadUrl, abort: threading.Event) -> None:
+        connection = RangeConnection(self.ctx.api)
+        try:
+            while True:
+                span = window.take()
+                if span is None:
+                    return
+                try:
+                    self._fetch(span, window, urls, abort, connection)
+                except BaseException as error:
+                    window.fail(error)
+                    abort.set()
+                    return
+        finally:
+            connection.close()
 
-        received, total = self._retry(attempt, "first range", self._refresh_on_reject(current, tried))
-        os.fdatasync(fd)
-        spans = [(0, received), *plan_ranges(received, total)]
-        self.ctx.journal.set_ranges(self.id, spans)
-        self.ctx.journal.range_done(self.id, 0)
-        self.ctx.journal.update(self.id, payload_size=total)
-        self.ctx.progress.reset(total, sent=received, confirmed=received)
-        self.ctx.changed()
-        return self.ctx.journal.ranges(self.id)
-
-    @staticmethod
-    def _total_from(response: httpx.Response) -> int:
-        if response.status_code == 206:
-            match = _CONTENT_RANGE.match(response.headers.get("content-range", ""))
-            if match and match.group(3) != "*":
-                return int(match.group(3))
-            raise ApiError("The storage sent a partial answer without its total size.")
-        length = response.headers.get("content-length")
-        return int(length) if length else 0
-
-    def _renew(self, current: list[str], used: str, why: str) -> None:
-        """Replace ``used`` (the URL that failed or expired) in ``current``, once for all workers."""
-        with self._url_lock:
-            row = self.ctx.journal.get(self.id)
-            if row.download_url and row.download_url != used:
-                current[0] = row.download_url  # another worker renewed it meanwhile
-                return
-            log.info("%s: renewing the download URL", why)
-            fresh = self._renewed_url(row.transfer_id or "")
-            if fresh is None:
-                raise UrlRejectedError("the download URL expired and the server offers no new one")
-            current[0] = fresh
-
-    def _live_url(self, current: list[str]) -> str:
-        """``current[0]``, renewed first when the journal says it has expired (or is about to)."""
-        url = current[0]
-        expires = self.ctx.journal.get(self.id).download_url_expires
-        if expires is not None and time.time() >= expires - 1.0:
-            self._renew(current, url, "download URL expired")
-        return current[0]
-
-    def _refresh_on_reject(self, current: list[str],
-                           tried: list[str]) -> Callable[[int, TransientError], None]:
-        def on_retry(attempt: int, error: TransientError) -> None:
-            self.ctx.journal.update(self.id, attempts=self.ctx.journal.get(self.id).attempts + 1)
-            if isinstance(error, UrlRejectedError):
-                self._renew(current, tried[0], "download URL refused (expired?)")
-        return on_retry
-
-    def _fetch_range(self, fd: int, span: RangeRow, current: list[str], abort: threading.Event) -> None:
+    def _fetch(self, span: _Span, window: _Window, urls: _DownloadUrl, abort: threading.Event,
+               connection: RangeConnection) -> None:
+        """Fetch one span into the window; a try that breaks continues from the last byte received."""
         ctx = self.ctx
-        expected = span.end - span.start
-        tried = [current[0]]
+        tried = [""]
 
         def attempt() -> None:
-            written = 0
+            begun = span.received
             try:
-                tried[0] = self._live_url(current)
-                with ctx.api.get_range(tried[0], span.start, span.end) as response:
-                    if response.status_code != 206:
-                        raise ApiError("The storage does not support ranged downloads.")
-                    for chunk in response.iter_bytes():  # httpcore's 64 KiB reads, not re-chunked
-                        if ctx.control.stop.is_set() or abort.is_set():
-                            raise CancelledError("stopped")
-                        if written + len(chunk) > expected:
-                            raise TransientError("the storage sent more bytes than asked for")
-                        ctx.limiter.consume(len(chunk), ctx.control.stop)
-                        os.pwrite(fd, chunk, span.start + written)
-                        written += len(chunk)
-                        ctx.progress.add_sent(len(chunk))
-                if written != expected:
-                    raise TransientError(f"a range ended early ({written} of {expected} bytes)")
-            except BaseException:
-                ctx.progress.add_sent(-written)
+                tried[0] = urls.live()
+                offset = span.start + span.received
+                with connection.open(tried[0], offset, span.end) as answer:
+                    skip = self._check_answer(answer, span, offset, window)
+                    self._receive(answer, span, window, skip, abort)
+                if span.received < span.size:
+                    raise TransientError(f"Downloading the file failed: a range ended early "
+                                         f"({span.received} of {span.size} bytes)")
+            except TransientError as error:
+                if span.received - begun >= PROGRESS_RESET and not isinstance(error, UnreachableError):
+                    raise _Moved(error) from error
                 raise
 
         def on_retry(number: int, error: TransientError) -> None:
-            ctx.journal.range_attempt(self.id, span.start)
-            self._refresh_on_reject(current, tried)(number, error)
+            ctx.journal.update(self.id, attempts=ctx.journal.get(self.id).attempts + 1)
+            if isinstance(error, UrlRejectedError):
+                urls.rejected(tried[0])
 
-        self._retry(attempt, f"range {span.start}", on_retry, abort)
-        os.fdatasync(fd)
-        ctx.journal.range_done(self.id, span.start)
-        ctx.progress.add_confirmed(expected)
+        while True:
+            try:
+                self._retry(attempt, f"range {span.start}", on_retry, abort)
+                return
+            except _Moved as moved:  # moved on before it broke: try again at once, from where it stopped
+                log.info("range %d broke after moving on (%s); continuing at byte %d", span.start,
+                         moved.error, span.start + span.received)
+                on_retry(0, moved.error)
+
+    def _check_answer(self, response: RangeAnswer, span: _Span, offset: int, window: _Window) -> int:
+        """Check a range answer against what was asked and the payload size; the first one tells the
+        size. Returns how many leading bytes to skip (a store that ignores Range sends from byte 0)."""
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        if encoding not in ("", "identity"):
+            raise ApiError("The storage sent the file compressed although that was not asked for.")
+        length = response.headers.get("content-length")
+        if response.status_code == 200:  # the store ignored Range: the whole payload from byte 0
+            if length is None or not (length.isascii() and length.isdigit()):
+                raise ApiError("The storage does not support ranged downloads and sent no size.")
+            total = int(length)
+            if window.total is None:
+                self._found_total(total, window, ranged=False)
+            elif total != window.total or window.ranged:
+                raise ApiError("The storage does not support ranged downloads.")
+            return offset
+        if response.status_code != 206:
+            raise ApiError(f"The storage answered a ranged download with HTTP {response.status_code}.")
+        match = _CONTENT_RANGE.fullmatch(response.headers.get("content-range", "").strip())
+        if match is None or match.group(3) == "*":
+            raise ApiError("The storage sent a partial answer without its range and total size.")
+        first, last, total = int(match.group(1)), int(match.group(2)), int(match.group(3))
+        if window.total is None:
+            self._found_total(total, window, ranged=True)
+        elif total != window.total:
+            raise ApiError(f"The storage changed the file's size ({window.total} bytes, now {total}).")
+        if first != offset or last != span.end - 1 or (
+                length is not None and length != str(last - first + 1)):
+            raise ApiError(f"The storage sent bytes {first}-{last} when {offset}-{span.end - 1} "
+                           "were asked for.")
+        return 0
+
+    def _found_total(self, total: int, window: _Window, ranged: bool) -> None:
+        self._check_total(total)
+        window.set_total(total, ranged)
+        self.ctx.journal.update(self.id, payload_size=total)
+        self.ctx.progress.reset(total, sent=0, confirmed=0)
+        self.ctx.changed()
+
+    def _receive(self, answer: RangeAnswer, span: _Span, window: _Window, skip: int,
+                 abort: threading.Event) -> None:
+        """The answer's body into the span's slot, read by the kernel straight into the window; never
+        more than the span asked for (a range that never ends stops there)."""
+        ctx = self.ctx
+        stall = _Stall()
+        step = READ_SIZE if ctx.limiter.rate is None else LIMITED_READ
+        while skip:  # a store that ignored Range sends from byte 0: drop what we have
+            view = window.space(span)
+            count = answer.readinto(view[:min(len(view), skip, step)])
+            if not count:
+                return
+            stall.check(count)
+            skip -= count
+        while span.received < span.size:
+            if ctx.control.stop.is_set() or abort.is_set():
+                raise CancelledError("stopped")
+            view = window.space(span)
+            count = answer.readinto(view[:min(len(view), step, span.size - span.received)])
+            if not count:
+                return  # the answer ended (early: the caller says so)
+            stall.check(count)
+            if ctx.limiter.rate is not None:
+                waited = time.monotonic()
+                ctx.limiter.consume(count, ctx.control.stop)
+                stall.exclude(time.monotonic() - waited)
+            window.filled(span, count)
+            ctx.progress.add_sent(count)
 
     # direct route ------------------------------------------------------------------------------------
-    def _direct(self, row: TransferRow, part_file: Path) -> None:
+    def _direct(self, row: TransferRow, part_file: Path, key: bytes, fallback: str) -> Path:
+        """No presigned downloads: the direct route, streamed through the decryptor (not resumable:
+        each try counts a download on the server and starts again)."""
         ctx = self.ctx
         tid = row.transfer_id or ""
+        limit = self._size_limit()
 
-        def attempt() -> None:
-            received = 0
+        def attempt() -> Path:
             ctx.progress.reset(0)
-            with ctx.api.download(tid) as response, open(part_file, "wb") as out:
-                length = response.headers.get("content-length")
-                ctx.progress.reset(int(length) if length else 0)
-                for chunk in response.iter_bytes(READ_CHUNK):
-                    self._check()
-                    ctx.limiter.consume(len(chunk), ctx.control.stop)
-                    out.write(chunk)
-                    received += len(chunk)
-                    ctx.progress.add_sent(len(chunk))
-            ctx.progress.set_confirmed(received)
-            ctx.journal.update(self.id, payload_size=received)
+            with ctx.api.download(tid) as response:
+                text = response.headers.get("content-length")
+                length = int(text) if text is not None and text.isascii() and text.isdigit() else None
+                if length is not None:
+                    self._check_total(length)
+                    ctx.progress.reset(length)
+                    ctx.journal.update(self.id, payload_size=length)
+
+                def chunks() -> Iterator[bytes]:
+                    received = 0
+                    stall = _Stall()
+                    for chunk in response.iter_raw():
+                        self._check()
+                        stall.check(len(chunk))
+                        received += len(chunk)
+                        if received > (length if length is not None else limit or received):
+                            raise ApiError("The server sent more bytes than the transfer has.")
+                        ctx.limiter.consume(len(chunk), ctx.control.stop)
+                        ctx.progress.add_sent(len(chunk))
+                        yield chunk
+                    if length is not None and received != length:
+                        raise TransientError(f"Downloading the file failed: it ended early "
+                                             f"({received} of {length} bytes)")
+                    ctx.progress.set_confirmed(received)
+                    self._state(TransferState.COMPLETING)
+
+                return crypto.decrypt_chunks_to_dir(chunks(), key, part_file.parent, fallback,
+                                                    temp_path=part_file)
 
         try:
-            self._retry(attempt, "download")
+            return self._retry(attempt, "download")
         except PayloadTooLargeError:
             raise PayloadTooLargeError("This file is too big for the server's direct download route, "
                                        "and it offers no download URL.") from None
@@ -415,41 +852,8 @@ class DownloadJob(JobSteps):
                             "ask the sender to send it again.", 410) from None
 
 
-class _Prefix:
-    """The contiguous prefix of finished ranges, which the decryptor follows (workers signal it)."""
-
-    def __init__(self, ranges: list[RangeRow]) -> None:
-        self._cond = threading.Condition()
-        self._ends = {r.start: r.end for r in ranges}
-        self._done = {r.start for r in ranges if r.state == "done"}
-        self._end = 0
-        self._failed = False
-        self._error: BaseException | None = None
-        self._advance()
-
-    def _advance(self) -> None:
-        while self._end in self._done:
-            self._done.discard(self._end)
-            self._end = self._ends[self._end]
-
-    def done(self, start: int) -> None:
-        with self._cond:
-            self._done.add(start)
-            self._advance()
-            self._cond.notify_all()
-
-    def fail(self, error: BaseException | None) -> None:
-        """A worker failed (its error is raised to the decryptor), or the download is over (None)."""
-        with self._cond:
-            if not self._failed:
-                self._failed, self._error = True, error
-            self._cond.notify_all()
-
-    def wait_beyond(self, position: int, stop: threading.Event) -> tuple[int, BaseException | None]:
-        """Block until the prefix ends past ``position``, a worker failed or ``stop`` is set.
-
-        Return the prefix's end and the first worker error (if any)."""
-        with self._cond:
-            while self._end <= position and not self._failed and not stop.is_set():
-                self._cond.wait(0.25)  # the stop flag is an Event, not this condition: poll it
-            return self._end, self._error
+def _write_all(fd: int, data: bytes | memoryview, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        count = os.pwrite(fd, view, offset)
+        view, offset = view[count:], offset + count

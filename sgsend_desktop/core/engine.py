@@ -16,13 +16,14 @@ import secrets as pysecrets
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
 from sgsend_desktop.core import config, crypto
-from sgsend_desktop.core.api import SendApi
+from sgsend_desktop.core.api import SendApi, TokenStatus
 from sgsend_desktop.core.bandwidth import BandwidthLimiter
 from sgsend_desktop.core.download import DownloadJob, partial_path, plain_path
 from sgsend_desktop.core.errors import ApiError, CancelledError, ConflictError, LocalIOError, SendError
@@ -45,8 +46,8 @@ from sgsend_desktop.core.progress import TransferProgress
 from sgsend_desktop.core.reconnect import OfflineGates
 from sgsend_desktop.core.retry import RetryPolicy
 from sgsend_desktop.core.secrets import SecretStore
-from sgsend_desktop.core.upload import UploadJob
-from sgsend_desktop.core.zipper import zip_folder
+from sgsend_desktop.core.upload import UploadJob, check_token_before_sending
+from sgsend_desktop.core.zipper import zip_folder, zip_paths
 
 log = logging.getLogger(__name__)
 Listener = Callable[[EngineEvent], None]
@@ -73,6 +74,28 @@ def share_link_for(server_url: str, transfer_id: str, key_text: str) -> ShareLin
     if crypto.is_friendly_token(key_text):
         return ShareLink(server_url.rstrip("/"), transfer_id, None, key_text)
     return make_link(server_url, transfer_id, crypto.decode_key(key_text))
+
+
+def _send_facts(row: TransferRow) -> dict[str, Any]:
+    """What a send was made with (its options), for the snapshot: limits, expiry, deletion, items."""
+    if row.direction is not Direction.SEND:
+        return {}
+    expires = str(row.options.get("expires_at") or "")
+    expires_at = None
+    if expires:
+        with contextlib.suppress(ValueError):
+            expires_at = datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp()
+    files = row.options.get("files")
+    return {"max_downloads": int(row.options.get("max_downloads") or 0), "expires_at": expires_at,
+            "deleted_remote": bool(row.options.get("deleted_remote")),
+            "item_count": len(files) if isinstance(files, list) else 1}
+
+
+def bundle_name(paths: Sequence[Path]) -> str:
+    """The zip's name for several files sent as one: "Report and 2 more.zip"."""
+    first = paths[0].resolve().name or "folder"
+    stem = first if paths[0].is_dir() else Path(first).stem or first
+    return f"{stem} and {len(paths) - 1} more.zip"
 
 
 class _Running:
@@ -250,35 +273,18 @@ class TransferEngine:
             download_count=self._download_counts.get(row.id, 0),
             live_events=live, created_at=row.created_at, source_path=row.source_path, local_scope=scope,
             reconnect_at=reconnect[0] if reconnect else None,
-            reconnect_reason=reconnect[1] if reconnect else None)
+            reconnect_reason=reconnect[1] if reconnect else None,
+            note=str(row.options.get("note") or "") or None,
+            **_send_facts(row))
 
     # commands --------------------------------------------------------------------------------------------
     def send(self, paths: Sequence[Path], options: TransferOptions = DEFAULT_OPTIONS) -> list[str]:
         """Queue one upload per path (folders are zipped when their turn comes); return local ids."""
-        checked = []
-        for raw in paths:
-            path = Path(raw).expanduser().absolute()
-            if not path.exists():
-                raise LocalIOError(f"{path} does not exist.")
-            if not (path.is_file() or path.is_dir()):
-                raise LocalIOError(f"{path} is not a file or folder.")
-            checked.append(path)
-        opts: dict[str, object] = {
-            "max_downloads": options.max_downloads,
-            "expires_at": options.expires_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-            if options.expires_at else "",
-            "friendly_key": options.friendly_key, "delete_auth": options.delete_auth,
-        }
-        if self._local is not None and self._server_url == self._local.url:
-            opts[LOCAL_OPTION] = True  # follows the local server wherever it runs later (server_for)
+        checked = self._checked_paths(paths)
+        opts = self._send_options(options)
         ids = []
         for path in checked:
-            local_id = pysecrets.token_hex(4)
-            key_text = (crypto.generate_strong_token() if options.strong_friendly
-                        else crypto.generate_friendly_token()) if options.friendly_key else \
-                crypto.encode_key(crypto.generate_key())
-            self.secrets.set(local_id, key_text)
-            self._keys[local_id] = key_text
+            local_id = self._new_send_key(options)
             if path.is_dir():
                 row_opts = {**opts, "folder": str(path)}
                 # named like the folder itself ("..", "." or "/" have no useful name of their own)
@@ -292,6 +298,98 @@ class TransferEngine:
             self._emit("added", local_id)
         self._kick()
         return ids
+
+    def send_together(self, paths: Sequence[Path], options: TransferOptions = DEFAULT_OPTIONS,
+                      name: str | None = None) -> str:
+        """Queue several files and folders as ONE upload (one link): zipped into one archive when its
+        turn comes, as a folder is (the web UI opens it as a zip). Returns the local id."""
+        checked = self._checked_paths(paths)
+        if not checked:
+            raise LocalIOError("Nothing to send.")
+        opts = {**self._send_options(options), "files": [str(p) for p in checked]}
+        local_id = self._new_send_key(options)
+        self.journal.add_transfer(local_id, Direction.SEND, self._server_url, name or bundle_name(checked),
+                                  options=opts, owner_pid=self._pid)
+        self._emit("added", local_id)
+        self._kick()
+        return local_id
+
+    def send_again(self, local_id: str) -> str:
+        """A cancelled (or failed) transfer, queued again from the start as a new one in its queue
+        place; the old row is removed. Returns the new local id."""
+        row = self.journal.get(local_id)
+        if row.state is TransferState.DONE or (row.state is not TransferState.CANCELLED
+                                               and row.state is not TransferState.FAILED):
+            raise ConflictError(f"Transfer {local_id} is {row.state.value}; only a cancelled or failed "
+                                "transfer can be started again.")
+        place = [r.id for r in self.journal.all()].index(local_id)
+        if row.direction is Direction.RECEIVE:
+            key_text = self._key_text(local_id)
+            if key_text is None or not row.transfer_id:
+                raise SendError("The key of this download is no longer known: open its link again.")
+            link = share_link_for(self.server_for(row), row.transfer_id, key_text).combined()
+            new_id = self.receive(link, dest_dir=Path(row.dest_dir) if row.dest_dir else None,
+                                  server=self.server_for(row))
+        else:
+            options = self._options_of(row)
+            files, folder = row.options.get("files"), row.options.get("folder")
+            if isinstance(files, list):
+                new_id = self.send_together([Path(str(f)) for f in files], options, name=row.name)
+            else:
+                source = folder or row.source_path
+                if not source:
+                    raise LocalIOError("The file of this transfer is no longer known.")
+                [new_id] = self.send([Path(str(source))], options)
+        self.discard(local_id)
+        self.move(new_id, place)
+        return new_id
+
+    def _options_of(self, row: TransferRow) -> TransferOptions:
+        """The options a send was made with (an expiry already past: the same duration from now)."""
+        facts = _send_facts(row)
+        expires_at = facts.get("expires_at")
+        expiry = None
+        if isinstance(expires_at, float):
+            expiry = datetime.fromtimestamp(expires_at, UTC)
+            if expires_at <= time.time():
+                expiry = datetime.now(UTC) + timedelta(seconds=max(60.0, expires_at - row.created_at))
+        key_text = self._key_text(row.id) or ""
+        friendly = bool(row.options.get("friendly_key"))
+        return TransferOptions(max_downloads=int(row.options.get("max_downloads") or 0), expires_at=expiry,
+                               friendly_key=friendly, strong_friendly=friendly and crypto.is_strong_token(
+                                   key_text), delete_auth=bool(row.options.get("delete_auth", True)))
+
+    def _checked_paths(self, paths: Sequence[Path]) -> list[Path]:
+        checked = []
+        for raw in paths:
+            path = Path(raw).expanduser().absolute()
+            if not path.exists():
+                raise LocalIOError(f"{path} does not exist.")
+            if not (path.is_file() or path.is_dir()):
+                raise LocalIOError(f"{path} is not a file or folder.")
+            checked.append(path)
+        return checked
+
+    def _new_send_key(self, options: TransferOptions) -> str:
+        """A new local id with the send's key (stored before its row exists)."""
+        local_id = pysecrets.token_hex(4)
+        key_text = (crypto.generate_strong_token() if options.strong_friendly
+                    else crypto.generate_friendly_token()) if options.friendly_key else \
+            crypto.encode_key(crypto.generate_key())
+        self.secrets.set(local_id, key_text)
+        self._keys[local_id] = key_text
+        return local_id
+
+    def _send_options(self, options: TransferOptions) -> dict[str, object]:
+        opts: dict[str, object] = {
+            "max_downloads": options.max_downloads,
+            "expires_at": options.expires_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+            if options.expires_at else "",
+            "friendly_key": options.friendly_key, "delete_auth": options.delete_auth,
+        }
+        if self._local is not None and self._server_url == self._local.url:
+            opts[LOCAL_OPTION] = True  # follows the local server wherever it runs later (server_for)
+        return opts
 
     def receive(self, link: str, key: str | None = None, dest_dir: Path | None = None,
                 server: str | None = None) -> str:
@@ -378,6 +476,7 @@ class TransferEngine:
             raise SendError("Only a file you sent (and whose key is still known) can be deleted.")
         key = crypto.resolve_key(key_text)
         self._api(self.server_for(row)).delete(row.transfer_id, crypto.delete_auth(key, row.transfer_id))
+        self.journal.update(local_id, options={**self.journal.get(local_id).options, "deleted_remote": True})
         self._emit("changed", local_id, {"deleted": True})
 
     def set_server(self, server_url: str, token: str | None) -> None:
@@ -405,6 +504,11 @@ class TransferEngine:
         if local is not None and _made_locally(row):
             return local.url
         return row.server_url
+
+    def check_token(self) -> TokenStatus:
+        """What the server of new transfers says of its access token (``check-token``: valid, uses left).
+        One request: call it off the GUI thread. Never raises; ``valid`` is None when it cannot say."""
+        return self._api(self._server_url).check_token()
 
     def set_limits(self, workers: int | None = None, upload_limit_bps: int | None = None,
                    download_limit_bps: int | None = None) -> None:
@@ -491,7 +595,7 @@ class TransferEngine:
         self._emit("changed", row.id)
 
     def _remove_temp(self, row: TransferRow) -> None:
-        if row.options.get("folder") and row.source_path:
+        if (row.options.get("folder") or row.options.get("files")) and row.source_path:
             with contextlib.suppress(FileNotFoundError):
                 Path(row.source_path).unlink()
 
@@ -562,6 +666,8 @@ class TransferEngine:
         job.context = ctx  # snapshots read ctx.live_events while the job runs
         try:
             if row.direction is Direction.SEND:
+                if row.transfer_id is None:  # a bad or used-up token stops before zipping or reading
+                    check_token_before_sending(ctx.api)
                 self._zip_if_folder(row, job)
                 UploadJob(ctx).run()
                 row = self.journal.get(local_id)
@@ -612,15 +718,20 @@ class TransferEngine:
 
     def _zip_if_folder(self, row: TransferRow, job: _Running) -> None:
         folder = row.options.get("folder")
-        if not folder or row.source_path:
+        files = row.options.get("files")
+        if not (folder or isinstance(files, list)) or row.source_path:
             return
         self.journal.set_state(row.id, TransferState.PREPARING)
         self._emit("changed", row.id)
         target = config.temp_dir(self._data_dir) / f"{row.id}.zip"
         try:
-            zip_folder(Path(str(folder)), target)
+            if isinstance(files, list):
+                zip_paths([Path(str(f)) for f in files], target, row.name.removesuffix(".zip"))
+            else:
+                zip_folder(Path(str(folder)), target)
         except OSError as error:
-            raise LocalIOError(f"Cannot zip the folder {folder}: {error.strerror or error}") from None
+            what = f"the folder {folder}" if folder else "the files"
+            raise LocalIOError(f"Cannot zip {what}: {error.strerror or error}") from None
         self.journal.update(row.id, source_path=str(target))
         if job.control.stop.is_set():
             raise CancelledError(job.control.reason or "stopped")

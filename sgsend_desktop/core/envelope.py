@@ -121,6 +121,11 @@ class EnvelopeReader:
         self.filename: str | None = None
         self.metadata: dict[str, object] = {}
 
+    @property
+    def parsed(self) -> bool:
+        """The header is read (or there is none): every byte fed from now on is content."""
+        return self._parsed
+
     def feed(self, data: bytes) -> bytes:
         if self._parsed:
             return data

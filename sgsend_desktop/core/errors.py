@@ -38,6 +38,16 @@ class AuthError(ApiError):
     """401/403 from the API: a missing or wrong access token or delete-auth."""
 
 
+class AccessTokenError(AuthError):
+    """401 about the access token itself: ``reason`` is "required" (none given, or not the one a
+    single-token server expects), "invalid" (unknown to the server), "exhausted" (no uses left),
+    "revoked" or "expired". The message is one plain sentence (``core.api.token_sentence``)."""
+
+    def __init__(self, message: str, reason: str, status: int | None = 401) -> None:
+        super().__init__(message, status)
+        self.reason = reason
+
+
 class NotFoundError(ApiError):
     """404: unknown transfer id (or deleted)."""
 

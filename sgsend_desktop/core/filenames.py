@@ -29,9 +29,14 @@ os.umask(_UMASK)
 FILE_MODE = 0o666 & ~_UMASK          # the final file gets the user's usual permissions
 
 
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_EDGES = re.compile(r"^[\s.]+|[\s.]+$")  # leading dots hide a file; trailing ones vanish on Windows
+
+
 def _visible(char: str) -> str:
-    """Control (Cc), format (Cf: bidi overrides, zero-width) and line/paragraph separators become '_'."""
-    return "_" if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") else char
+    """Control (Cc), format (Cf: bidi overrides, zero-width), lone surrogates (Cs: not encodable) and
+    line/paragraph separators become '_'."""
+    return "_" if unicodedata.category(char) in _INVISIBLE else char
 
 
 def clean_text(text: str, limit: int = 500) -> str:
@@ -48,18 +53,29 @@ def truncate_utf8(text: str, max_bytes: int) -> str:
 
 
 def safe_filename(name: str | None, fallback: str) -> str:
-    """A name from SGMETA made safe to create in a chosen folder (see the module docstring)."""
+    """A name from SGMETA made safe to create in a chosen folder (see the module docstring).
+
+    Idempotent: a name it returns comes back unchanged (each pass only removes or shortens, so the
+    loop ends within a few passes)."""
     if not name:
         return fallback
     name = name.replace("\\", "/").rpartition("/")[2]
     if len(name) > 4 * NAME_MAX:  # a huge name costs nothing more than this (the suffix is kept)
         head, dot, tail = name.rpartition(".")
         name = head[: 4 * NAME_MAX] + dot + tail if dot and len(tail) <= 32 else name[: 4 * NAME_MAX]
-    name = unicodedata.normalize("NFC", name)
-    name = "".join(_visible(c) for c in name)
-    name = _UNSAFE_CHARS.sub("_", name).strip().rstrip(". ").lstrip(". ")
+    name = "".join(_visible(c) for c in unicodedata.normalize("NFC", name))
+    for _ in range(8):
+        cleaned = _clean_once(name)
+        if cleaned == name:
+            break
+        name = cleaned
+    return name or fallback
+
+
+def _clean_once(name: str) -> str:
+    name = _EDGES.sub("", _UNSAFE_CHARS.sub("_", name))
     if not name:
-        return fallback
+        return ""
     if _WINDOWS_RESERVED.match(name):
         name = f"_{name}"
     stem, dot, suffix = name.rpartition(".")
@@ -67,7 +83,8 @@ def safe_filename(name: str | None, fallback: str) -> str:
         stem, suffix = name, ""
     suffix = f".{suffix}" if suffix else ""
     budget = NAME_MAX - CLASH_ROOM - len(suffix.encode("utf-8"))
-    return truncate_utf8(stem, budget).rstrip(". ") + suffix if stem else fallback
+    stem = _EDGES.sub("", truncate_utf8(stem, budget))
+    return stem + suffix if stem else ""
 
 
 def split_suffix(name: str) -> tuple[str, str]:

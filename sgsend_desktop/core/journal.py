@@ -80,6 +80,21 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE transfers ADD COLUMN download_ticket TEXT;
     """,
+    # v4: a receive's resume point. The partial file holds plaintext only (one write per byte): the payload
+    # is decrypted in order up to ``decrypted_to`` and ``content_written`` bytes of the file are written
+    # (valid while ``resume_boot`` is this boot of the computer: the page cache survives a killed process,
+    # not a crash), ``synced_to`` / ``synced_content`` the same once fdatasync'ed (valid after a crash too);
+    # the envelope header's ciphertext (and the IV, in ``iv``) rebuild the decryptor there; ``payload_tag``
+    # once every byte is in. ``ranges`` rows are no longer written (older journals' are cleared on resume).
+    """
+    ALTER TABLE transfers ADD COLUMN decrypted_to INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE transfers ADD COLUMN content_written INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE transfers ADD COLUMN synced_to INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE transfers ADD COLUMN synced_content INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE transfers ADD COLUMN resume_boot TEXT;
+    ALTER TABLE transfers ADD COLUMN envelope_head TEXT;
+    ALTER TABLE transfers ADD COLUMN payload_tag TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -114,6 +129,14 @@ class TransferRow:
     download_url: str | None
     download_url_expires: float | None
     download_ticket: str | None = field(default=None, repr=False)  # a bearer credential: not in reprs
+    # receives (schema v4): the resume point of the decryptor (see MIGRATIONS[3] and docs/journal.md)
+    decrypted_to: int = 0
+    content_written: int = 0
+    synced_to: int = 0
+    synced_content: int = 0
+    resume_boot: str | None = None
+    envelope_head: str | None = field(default=None, repr=False)
+    payload_tag: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,12 @@ class TransferSnapshot:
     reconnect_at: float | None = None       # while the server cannot be reached (the state stays active):
                                             # epoch seconds of the next reconnect try; None otherwise
     reconnect_reason: str | None = None     # then why: "Cannot reach HOST:PORT (connection refused)"
+    max_downloads: int = 0                  # sends: the download limit chosen (0 = unlimited)
+    expires_at: float | None = None         # sends: epoch seconds when the server drops it (None = never)
+    deleted_remote: bool = False            # sends: deleted from the server by its sender (link is dead)
+    item_count: int = 1                     # sends: files and folders in it (several = one zip, one link)
+    note: str | None = None                 # something the user should know about this transfer, e.g. a
+                                            # send started again because the server had removed it
 
     @property
     def reconnecting(self) -> bool:

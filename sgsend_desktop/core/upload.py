@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from sgsend_desktop.core import crypto
-from sgsend_desktop.core.api import Capabilities, UrlRejectedError
+from sgsend_desktop.core.api import Capabilities, SendApi, UrlRejectedError
 from sgsend_desktop.core.errors import (
     ApiError,
     AuthError,
@@ -53,6 +53,9 @@ URL_BATCH = 32
 SEND_SLICE = 64 * 1024                    # slices when a bandwidth limit applies
 UNLIMITED_SLICE = 1024 * 1024
 _MD5_ETAG = re.compile(r'^"?([0-9a-f]{32})"?$')
+# shown in the row's details (the snapshot's ``note``) once a send had to start again (UploadJob.run)
+START_AGAIN_NOTE = ("The server had removed this unfinished upload (it was paused too long), so it was sent "
+                    "again from the beginning.")
 
 
 def plan_parts(payload_size: int, part_size: int) -> list[tuple[int, int, int]]:
@@ -89,6 +92,22 @@ def choose_num_parts(payload_size: int, caps: Capabilities) -> int:
             raise PayloadTooLargeError(
                 f"This file is too big for the server (at most {limit * S3_MAX_PART_SIZE} bytes).")
     return count
+
+
+def check_token_before_sending(api: SendApi) -> None:
+    """Stop a new send at once — before a folder is zipped or a file read — when the server says its
+    access token is unknown, revoked or has no uses left (``check-token``, one small request). A server
+    that cannot say (no such route, unreachable, no token set here) lets the send go on: ``create``
+    answers for itself."""
+    if not api.has_token:
+        return
+    status = api.check_token()
+    refused = status.error()
+    if refused is not None:
+        log.info("the server refuses the access token (%s): the send stops before it starts", status.status)
+        raise refused
+    if status.remaining is not None:
+        log.info("access token: %d use(s) left", status.remaining)
 
 
 def source_stat(path: Path) -> os.stat_result:
@@ -156,35 +175,85 @@ class UploadJob(JobSteps):
 
     # entry point ---------------------------------------------------------------------------------
     def run(self) -> str:
-        """Upload to the end; return the link without key. Raises CancelledError when stopped."""
+        """Upload to the end; return the link without key. Raises CancelledError when stopped.
+
+        When the server no longer has the transfer (a send paused longer than the server keeps unfinished
+        uploads: its abandoned-upload sweep removed it, and every call is a 404), the send starts again
+        from the beginning as a new transfer with the same key, once per run (``_start_again``)."""
         ctx = self.ctx
         key_text = ctx.secrets.get(self.id)
         if key_text is None:
             raise SendError("The key of this transfer is lost (keyring/secrets file); send the file again.")
         key = crypto.resolve_key(key_text)
         row = self._state(TransferState.PREPARING)
+        started_again = False
         try:
-            row = self._prepare(row, key, key_text)
-            replaced = ctx.secrets.get(self.id)
-            if replaced is not None and replaced != key_text:  # a taken friendly token was replaced
-                key_text, key = replaced, crypto.resolve_key(replaced)
-            caps = self._retry(ctx.api.capabilities, "capabilities")
-            assert row.transfer_id is not None and row.payload_size is not None
-            info = self._retry(lambda: ctx.api.info(row.transfer_id or ""), "info")
-            if info.status == "completed":
-                return self._finish(row, key, key_text, already_complete=True)
-            if info.status != "pending":
-                raise ConflictError(f"The transfer is {info.status} on the server; it cannot be resumed.")
-            self._listen(caps, row.transfer_id)
-            if row.payload_size <= DIRECT_LIMIT or not caps.multipart_upload:
-                self._direct(row, key, caps)
-                completed = False
-            else:
-                completed = self._multipart(row, key, caps)
-            return self._finish(row, key, key_text, already_complete=completed)
+            while True:
+                row = self._prepare(row, key, key_text)
+                replaced = ctx.secrets.get(self.id)
+                if replaced is not None and replaced != key_text:  # a taken friendly token was replaced
+                    key_text, key = replaced, crypto.resolve_key(replaced)
+                try:
+                    return self._upload(row, key, key_text)
+                except NotFoundError:
+                    if started_again or not self._transfer_gone(row):
+                        raise
+                    started_again = True
+                    row = self._start_again(row)
         finally:
-            if self._listener is not None:
-                self._listener.stop()
+            self._stop_listening()
+
+    def _upload(self, row: TransferRow, key: bytes, key_text: str) -> str:
+        ctx = self.ctx
+        caps = self._retry(ctx.api.capabilities, "capabilities")
+        assert row.transfer_id is not None and row.payload_size is not None
+        info = self._retry(lambda: ctx.api.info(row.transfer_id or ""), "info")
+        if info.status == "completed":
+            return self._finish(row, key, key_text, already_complete=True)
+        if info.status != "pending":
+            raise ConflictError(f"The transfer is {info.status} on the server; it cannot be resumed.")
+        self._listen(caps, row.transfer_id)
+        if row.payload_size <= DIRECT_LIMIT or not caps.multipart_upload:
+            self._direct(row, key, caps)
+            completed = False
+        else:
+            completed = self._multipart(row, key, caps)
+        return self._finish(row, key, key_text, already_complete=completed)
+
+    # a transfer the server removed ------------------------------------------------------------------
+    def _transfer_gone(self, row: TransferRow) -> bool:
+        """Did a 404 mean the whole transfer is gone (``info`` says 404), not just a part or an upload?"""
+        if row.transfer_id is None:
+            return False
+        tid = row.transfer_id
+        try:
+            self._retry(lambda: self.ctx.api.info(tid), "info")
+        except NotFoundError:
+            return True
+        return False
+
+    def _start_again(self, row: TransferRow) -> TransferRow:
+        """Forget the server-side state of the send (transfer id, upload, parts, IV) and go back to
+        PREPARING: ``_prepare`` creates a new transfer with the same key (a friendly key gives the same
+        id: the old one is free again) and a fresh IV, and the whole file is sent again."""
+        ctx = self.ctx
+        log.warning("transfer %s: the server no longer has transfer %s (it removes uploads left unfinished "
+                    "too long): sending it again from the start as a new transfer with the same key",
+                    self.id, row.transfer_id)
+        self._stop_listening()
+        ctx.journal.set_parts(self.id, [])
+        options = {**row.options, "note": START_AGAIN_NOTE}
+        ctx.journal.update(self.id, transfer_id=None, upload_id=None, part_size=None, payload_size=None,
+                           iv=None, source_size=None, source_mtime_ns=None, bytes_done=0, options=options)
+        ctx.progress.reset(0)
+        if ctx.journal.get(self.id).state is not TransferState.PREPARING:
+            ctx.journal.set_state(self.id, TransferState.QUEUED)  # UPLOADING/COMPLETING → PREPARING
+        return self._state(TransferState.PREPARING)
+
+    def _stop_listening(self) -> None:
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
 
     # steps ---------------------------------------------------------------------------------------
     def _prepare(self, row: TransferRow, key: bytes, key_text: str) -> TransferRow:

@@ -11,12 +11,9 @@ do the same for the desktop front ends; saving the token (keyring, settings) is 
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
-
-import httpx
 
 from sgsend_desktop.core import crypto
-from sgsend_desktop.core.api import SendApi, raise_for_status
+from sgsend_desktop.core.api import SendApi
 from sgsend_desktop.core.errors import GoneError, IntegrityError, NotFoundError, SendError
 from sgsend_desktop.core.links import ShareLink
 
@@ -61,13 +58,6 @@ def fetch_welcome_token(api: SendApi, link: ShareLink) -> str:
 
 def check_access_token(api: SendApi, token: str) -> bool | None:
     """Ask the server's ``check-token`` route (as the web UI's access gate does) whether ``token`` is
-    valid: True or False, or None when the server cannot say (no such route, or unreachable)."""
-    url = api.absolute(f"/api/transfers/check-token/{quote(token, safe='')}")
-    try:
-        response = api.http.get(url)  # no access-token header: the token under test is in the path
-        raise_for_status(response, "Checking the access token")
-        body = response.json()
-    except (httpx.HTTPError, SendError, ValueError):
-        return None
-    valid = body.get("valid") if isinstance(body, dict) else None
-    return valid if isinstance(valid, bool) else None
+    valid: True or False, or None when the server cannot say (no such route, or unreachable).
+    ``SendApi.check_token`` gives the whole answer (status, uses left)."""
+    return api.check_token(token).valid if token else None

@@ -30,3 +30,43 @@ def zip_folder(folder: Path, dest: Path) -> Path:
                 archive.write(path, (relative_root / name).as_posix())
     os.replace(partial, dest)
     return dest
+
+
+def zip_paths(paths: list[Path], dest: Path, folder_name: str) -> Path:
+    """Several files and folders as one zip (streamed), as if they were one folder ``folder_name``:
+    entries are ``folder_name/file`` and ``folder_name/folder/...``, so the archive unpacks into one
+    directory, as a zipped folder does. Two items of the same name get " (2)", " (3)"... Returns ``dest``.
+    """
+    top = (folder_name.strip().strip("/\\") or "files").replace("/", "_").replace("\\", "_")
+    partial = dest.with_name(dest.name + ".partial")
+    taken: set[str] = set()
+
+    def unique(name: str) -> str:
+        stem, dot, ext = name.rpartition(".") if "." in name.lstrip(".") else (name, "", "")
+        candidate, n = name, 1
+        while candidate.lower() in taken:
+            n += 1
+            candidate = f"{stem} ({n}){dot}{ext}"
+        taken.add(candidate.lower())
+        return candidate
+
+    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        for raw in paths:
+            path = raw.resolve()
+            name = unique(path.name or "folder")
+            if path.is_file():
+                archive.write(path, f"{top}/{name}")
+                continue
+            for root, dirs, files in os.walk(path, followlinks=False):
+                dirs.sort()
+                root_path = Path(root)
+                relative = Path(top, name, root_path.relative_to(path)).as_posix()
+                if not files and not dirs:
+                    archive.writestr(f"{relative}/", b"")
+                for file_name in sorted(files):
+                    file_path = root_path / file_name
+                    if file_path.is_symlink() or not file_path.is_file():
+                        continue
+                    archive.write(file_path, f"{relative}/{file_name}")
+    os.replace(partial, dest)
+    return dest

@@ -1,5 +1,5 @@
 import sys
 
-from sgsend_desktop.gui.app import main
+from sgsend_desktop.gui.launcher import main
 
 sys.exit(main())

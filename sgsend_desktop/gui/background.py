@@ -27,6 +27,8 @@ class BackgroundRunner(QObject):
     def __init__(self, workers: int = 3, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sgsend-gui-bg")
+        # commands given in order run in that order (pause, then resume; queued before the engine...)
+        self._serial = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sgsend-gui-cmd")
         self._pending = 0
         self._finished.connect(self._deliver)
 
@@ -39,7 +41,9 @@ class BackgroundRunner(QObject):
         function: Callable[[], Any],
         on_result: ResultCallback | None = None,
         on_error: ErrorCallback | None = None,
+        serial: bool = False,
     ) -> Future[Any]:
+        """``serial``: on the one command thread, after every serial call given before."""
         self._pending += 1
 
         def call() -> Any:
@@ -51,7 +55,7 @@ class BackgroundRunner(QObject):
             self._finished.emit((on_result, on_error), result, None)
             return result
 
-        return self._pool.submit(call)
+        return (self._serial if serial else self._pool).submit(call)
 
     @Slot(object, object, object)
     def _deliver(
@@ -72,4 +76,5 @@ class BackgroundRunner(QObject):
             on_result(result)
 
     def shutdown(self, wait: bool = True) -> None:
+        self._serial.shutdown(wait=wait, cancel_futures=not wait)
         self._pool.shutdown(wait=wait, cancel_futures=not wait)

@@ -1,88 +1,139 @@
-"""The main window: drop zone and send options, the queue, the selected transfer's details.
+"""The main window: layout and wiring of the toolbar, the drop zone, the send options, the queue and the
+selected transfer's details.
 
-It only commands the engine (through the BackgroundRunner, off the GUI thread) and renders what the
-EngineBridge reports; it never does HTTP, SQL, crypto or hashing itself.
+It commands the engine only through ``TransferCommands`` (off the GUI thread) and renders what the
+EngineBridge reports; it never does HTTP, SQL, crypto or hashing itself. What is enabled, and what is
+asked before an irreversible step, are pure functions of the selected snapshots (``gui/rules.py``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelection, QModelIndex, QPoint, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QPoint,
+    QSize,
+    Qt,
+    QTimer,
+    QUrl,
+    Signal,
+)
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDragLeaveEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
+    QApplication,
     QFileDialog,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
-    QPushButton,
-    QSpinBox,
+    QSizePolicy,
     QSplitter,
     QTableView,
+    QToolBar,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from sgsend_desktop.core.model import Direction, EngineEvent, TransferOptions, TransferSnapshot, TransferState
+from sgsend_desktop.core.errors import LinkError
+from sgsend_desktop.core.model import Direction, EngineEvent, TransferOptions, TransferSnapshot
+from sgsend_desktop.core.unzip import UnzipResult
+from sgsend_desktop.gui import welcome_token
 from sgsend_desktop.gui.actions import WindowActions
 from sgsend_desktop.gui.backend import Backend
 from sgsend_desktop.gui.background import BackgroundRunner
+from sgsend_desktop.gui.colors import ToneLabel
+from sgsend_desktop.gui.commands import TransferCommands
 from sgsend_desktop.gui.details_panel import POLLING_TEXT, DetailsPanel
+from sgsend_desktop.gui.dialogs.confirm import ask
 from sgsend_desktop.gui.dialogs.history import HistoryDialog
 from sgsend_desktop.gui.dialogs.open_link import OpenLinkDialog
 from sgsend_desktop.gui.dialogs.settings_dialog import SettingsDialog
-from sgsend_desktop.gui.drop_zone import DropZone
+from sgsend_desktop.gui.drop_zone import DropOverlay, DropZone, local_paths
 from sgsend_desktop.gui.engine_bridge import EngineBridge
-from sgsend_desktop.gui.formatting import format_size, format_speed
-from sgsend_desktop.gui.icons import app_icon
-from sgsend_desktop.gui.progress_delegate import ProgressDelegate
-from sgsend_desktop.gui.queue_model import Column, TransferQueueModel
+from sgsend_desktop.gui.formatting import (
+    display_name,
+    format_size,
+    format_speed,
+    link_error_text,
+    plural,
+)
+from sgsend_desktop.gui.icons import app_icon, clear_cache
+from sgsend_desktop.gui.progress_delegate import ProgressDelegate, RowActionsDelegate, StateDelegate
+from sgsend_desktop.gui.queue_model import Column, TransferQueueModel, totals_of
+from sgsend_desktop.gui.rules import (
+    Question,
+    action_states,
+    can_cancel,
+    can_pause,
+    can_resume,
+    can_retry,
+    cancel_question,
+    delete_question,
+    is_running,
+    is_shared,
+    quit_question,
+    remove_question,
+)
+from sgsend_desktop.gui.send_options import (  # noqa: F401 - re-exported for older imports
+    EXPIRY_CHOICES,
+    FRIENDLY_WARNING,
+    KEY_CHOICES,
+    SendOptions,
+)
 from sgsend_desktop.gui.settings import AppSettings, Preferences
+from sgsend_desktop.gui.unpacking import ZipUnpacker, result_html
 
 log = logging.getLogger(__name__)
 
-EXPIRY_CHOICES: list[tuple[str, timedelta | None]] = [
-    ("Never", None),
-    ("1 hour", timedelta(hours=1)),
-    ("1 day", timedelta(days=1)),
-    ("7 days", timedelta(days=7)),
+TITLE = "SGraph Send Desktop"
+EMPTY_TOTALS = "No transfers yet — drop files anywhere in this window, or open a link to receive one."
+# toolbar: (action, key in row_buttons, shows its text)
+TOOLBAR: list[tuple[str, str, bool] | None] = [
+    ("add_files", "add_files", True),
+    ("add_folder", "add_folder", True),
+    ("open_link", "open_link", True),
+    None,
+    ("pause", "pause", False),
+    ("resume", "resume", False),
+    ("retry", "retry", False),
+    ("cancel", "cancel", False),
+    ("discard", "discard", False),
+    ("move_up", "up", False),
+    ("move_down", "down", False),
+    None,
+    ("pause_all", "pause_all", True),
+    ("resume_all", "resume_all", True),
+    None,
+    ("history", "history", False),
+    ("settings", "settings", False),
 ]
-# (label, friendly_key, strong_friendly); random first: the default
-KEY_CHOICES: list[tuple[str, bool, bool]] = [
-    ("Random (safest)", False, False),
-    ("Words: word-word-1234", True, False),
-    ("Five words (this app only)", True, True),
-]
-FRIENDLY_WARNING = (
-    "Random: 32 random bytes, the safest. Words (word-word-1234) open in the SGraph Send web page, but "
-    "anyone who learns the transfer id (a link without its key, or the server) can guess them in "
-    "minutes: only for files that need little protection. Five words resist guessing but open only in "
-    "this app and sgsend."
-)
-PAUSABLE = (
-    TransferState.QUEUED,
-    TransferState.PREPARING,
-    TransferState.UPLOADING,
-    TransferState.DOWNLOADING,
-    TransferState.COMPLETING,
-)
-MOVABLE = (TransferState.QUEUED, TransferState.PAUSED)
 
 
 class MainWindow(QMainWindow):
-    notification = Signal(str, str, bool)  # title, message, is_error (the tray shows it)
+    notification = Signal(str, str, bool, str)  # title, message, is_error, local id (the tray shows it)
     quit_requested = Signal()
     backend_ready = Signal()
     hidden_to_tray = Signal()
+    totals_text_changed = Signal(str)  # "2 active · 45 % · 1.2 MB/s" (tray tooltip and menu); "" if empty
 
     def __init__(
         self,
@@ -96,27 +147,42 @@ class MainWindow(QMainWindow):
         self.prefs: Preferences = settings.load()
         self.runner = runner
         self.bridge = bridge
-        self.backend: Backend | None = None
+        self.commands = TransferCommands(runner, self)
         self.tray_available = tray_available
         self.token: str | None = None
         self.token_loaded = False  # the stored token is read off the GUI thread while the engine starts
+        # questions before irreversible steps (tests answer them)
+        self.confirm: Callable[[Question], bool] = lambda question: ask(self, question)
         self.confirm_quit: Callable[[], bool] = self._ask_quit
-        self._when_ready: list[Callable[[Backend], None]] = []
+        self.inform: Callable[[str, str], None] = self._inform
+        self.choose_unpack_folder: Callable[[Path], Path | None] = self._choose_unpack_folder
         self._quitting = False
+        self._totals_text = ""
+        self._details_shape: tuple[object, ...] | None = None
+        self.unpacker = ZipUnpacker(runner, self)
+        self.unpacker.progress.connect(self._unpack_progress)
 
-        self.setWindowTitle("SGraph Send Desktop")
+        self.setWindowTitle(TITLE)
         self.setWindowIcon(app_icon())
-        self.setAccessibleName("SGraph Send Desktop")
+        self.setAccessibleName(TITLE)
+        self.setAcceptDrops(True)  # anywhere in the window: drag events come up from the widget below
         self.resize(1000, 720)
-        self.setMinimumSize(720, 520)
+        self.setMinimumSize(640, 480)
 
         self.actions_ = WindowActions(self)
         self.model = TransferQueueModel()
         self._build_ui()
+        self._build_toolbar()
         self._build_menus()
         self._connect()
+        self._set_tab_order()
+        self._queue_size_changed()
         self._update_actions()
         self._update_totals()
+        self._ticker = QTimer(self)  # speeds go stale, expiries count down: no engine event for those
+        self._ticker.setInterval(1000)
+        self._ticker.timeout.connect(self.model.refresh_live_columns)
+        self._ticker.start()
         geometry, state = settings.geometry(), settings.window_state()
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -124,108 +190,71 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
 
     # ------------------------------------------------------------------------------------------
+    # the engine (DesktopApp attaches it once started)
+    @property
+    def backend(self) -> Backend | None:
+        return self.commands.backend
+
+    @backend.setter
+    def backend(self, backend: Backend | None) -> None:
+        self.commands.backend = backend
+
+    # ------------------------------------------------------------------------------------------
     # layout
     def _build_ui(self) -> None:
-        a = self.actions_
         self.drop_zone = DropZone()
-
-        self.max_downloads_spin = QSpinBox()
-        self.max_downloads_spin.setRange(0, 1000)
-        self.max_downloads_spin.setSpecialValueText("Unlimited")
-        self.max_downloads_spin.setAccessibleName("Maximum downloads")
-        self.max_downloads_spin.setToolTip("How many times the file can be downloaded (Unlimited = no limit)")
-        self.expiry_combo = QComboBox()
-        for label, _delta in EXPIRY_CHOICES:
-            self.expiry_combo.addItem(label)
-        self.expiry_combo.setAccessibleName("Expires after")
-        self.key_combo = QComboBox()  # KEY_CHOICES: random stays the default (index 0)
-        for label, _friendly, _strong in KEY_CHOICES:
-            self.key_combo.addItem(label)
-        self.key_combo.setAccessibleName("Kind of key")
-        self.key_combo.setToolTip(FRIENDLY_WARNING)
-        self.key_warning = QLabel("⚠ guessable in minutes")
-        self.key_warning.setToolTip(FRIENDLY_WARNING)
-        self.key_warning.setAccessibleName("Warning: a word-word-NNNN key can be guessed in minutes")
-        self.key_warning.setStyleSheet("color: rgb(214, 69, 65);")
-        self.key_warning.hide()
-        self.key_combo.currentIndexChanged.connect(lambda i: self.key_warning.setVisible(i == 1))
-        self.open_link_button = QPushButton("Open link…")
-        self.open_link_button.setAccessibleName("Open a share link to download")
-        self.open_link_button.setToolTip("Download from a share link (Ctrl+L)")
-        self.open_link_button.clicked.connect(a.open_link.trigger)
-        max_label = QLabel("Max &downloads:")
-        max_label.setBuddy(self.max_downloads_spin)
-        expiry_label = QLabel("&Expires:")
-        expiry_label.setBuddy(self.expiry_combo)
-        options = QHBoxLayout()
-        options.addWidget(max_label)
-        options.addWidget(self.max_downloads_spin)
-        options.addSpacing(16)
-        options.addWidget(expiry_label)
-        options.addWidget(self.expiry_combo)
-        options.addSpacing(16)
-        key_label = QLabel("&Key:")
-        key_label.setBuddy(self.key_combo)
-        options.addWidget(key_label)
-        options.addWidget(self.key_combo)
-        options.addWidget(self.key_warning)
-        options.addStretch(1)
-        options.addWidget(self.open_link_button)
+        self.send_options = SendOptions()
 
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setAccessibleName("Transfer queue")
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setTabKeyNavigation(False)  # Tab leaves the queue; arrows move inside it
         self.table.setAlternatingRowColors(True)
         self.table.setShowGrid(False)
         self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # "Quarterly re…port.pdf"
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(30)
+        self.table.setIconSize(QSize(20, 20))
         self.table.setItemDelegateForColumn(Column.PROGRESS, ProgressDelegate(self.table))
+        self.table.setItemDelegateForColumn(Column.STATE, StateDelegate(self.table))
+        self.row_actions_delegate = RowActionsDelegate(self.table)
+        self.table.setItemDelegateForColumn(Column.ACTIONS, self.row_actions_delegate)
         header = self.table.horizontalHeader()
+        header.setMinimumSectionSize(40)
         header.setSectionResizeMode(Column.NAME, QHeaderView.ResizeMode.Stretch)
         for column, width in (
-            (Column.SIZE, 84),
-            (Column.DIRECTION, 80),
-            (Column.STATE, 150),
-            (Column.PROGRESS, 160),
-            (Column.SPEED, 90),
-            (Column.ETA, 90),
+            (Column.SIZE, 150),
+            (Column.STATE, 170),
+            (Column.PROGRESS, 120),
+            (Column.SPEED, 84),
+            (Column.ETA, 110),
+            (Column.ACTIONS, 64),
         ):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
             self.table.setColumnWidth(column, width)
-        self.table.setMinimumHeight(160)
-        for action in (a.toggle, a.cancel, a.copy_link, a.discard, a.open_file):
+        header.setSectionResizeMode(Column.ACTIONS, QHeaderView.ResizeMode.Fixed)
+        self.table.setMinimumHeight(120)
+        for action in (
+            self.actions_.toggle,
+            self.actions_.cancel,
+            self.actions_.copy_link,
+            self.actions_.discard,
+            self.actions_.open_file,
+        ):
             self.table.addAction(action)
 
-        self.row_buttons: dict[str, QToolButton] = {}
-        buttons = QHBoxLayout()
-        buttons.setSpacing(4)
-        for key, action in (
-            ("pause", a.pause),
-            ("resume", a.resume),
-            ("cancel", a.cancel),
-            ("retry", a.retry),
-            ("up", a.move_up),
-            ("down", a.move_down),
-            ("discard", a.discard),
-        ):
-            buttons.addWidget(self._tool_button(key, action))
-        buttons.addStretch(1)
-        for key, action in (("pause_all", a.pause_all), ("resume_all", a.resume_all)):
-            buttons.addWidget(self._tool_button(key, action))
-
-        self.total_label = QLabel("")
+        self.total_label = ToneLabel("")
         self.total_label.setAccessibleName("Queue totals")
 
         queue_box = QWidget()
         queue_layout = QVBoxLayout(queue_box)
         queue_layout.setContentsMargins(0, 0, 0, 0)
-        queue_layout.setSpacing(6)
-        queue_layout.addLayout(buttons)
+        queue_layout.setSpacing(4)
         queue_layout.addWidget(self.table, 1)
         queue_layout.addWidget(self.total_label)
 
@@ -234,33 +263,58 @@ class MainWindow(QMainWindow):
         self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(queue_box)
         self.splitter.addWidget(self.details)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 0)
 
         central = QWidget()
         layout = QVBoxLayout(central)
-        layout.setContentsMargins(14, 12, 14, 8)
-        layout.setSpacing(10)
+        layout.setContentsMargins(12, 8, 12, 6)
+        layout.setSpacing(8)
         layout.addWidget(self.drop_zone)
-        layout.addLayout(options)
+        layout.addWidget(self.send_options)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
+        self.drop_overlay = DropOverlay(self)
 
         self.server_label = QLabel("Starting…")
         self.server_label.setAccessibleName("Server in use")
-        self.live_label = QLabel("")
+        self.server_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.server_label.setMinimumWidth(120)
+        self.live_label = ToneLabel("")
         self.live_label.setAccessibleName("Progress source")
-        self.live_label.setEnabled(False)
         self.statusBar().addPermanentWidget(self.live_label)
-        self.statusBar().addPermanentWidget(self.server_label)
+        self.statusBar().addPermanentWidget(self.server_label, 1)
 
-    def _tool_button(self, key: str, action: QAction) -> QToolButton:
-        button = QToolButton()
-        button.setDefaultAction(action)
-        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        button.setAccessibleName(action.toolTip())
-        self.row_buttons[key] = button
-        return button
+    def _build_toolbar(self) -> None:
+        self.toolbar = QToolBar("Transfers")
+        self.toolbar.setObjectName("mainToolbar")
+        self.toolbar.setAccessibleName("Toolbar")
+        self.toolbar.setMovable(False)
+        self.toolbar.setFloatable(False)
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
+        self.row_buttons: dict[str, QToolButton] = {}
+        for item in TOOLBAR:
+            if item is None:
+                self.toolbar.addSeparator()
+                continue
+            name, key, with_text = item
+            if name == "pause_all":
+                spacer = QWidget()
+                spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+                self.toolbar.addWidget(spacer)
+            action: QAction = getattr(self.actions_, name)
+            self.toolbar.addAction(action)
+            button = self.toolbar.widgetForAction(action)
+            assert isinstance(button, QToolButton)
+            button.setToolButtonStyle(
+                Qt.ToolButtonStyle.ToolButtonTextBesideIcon
+                if with_text
+                else Qt.ToolButtonStyle.ToolButtonIconOnly
+            )
+            button.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # toolbars skip Tab by default: not this one
+            button.setAccessibleName(action.toolTip())
+            self.row_buttons[key] = button
 
     def _build_menus(self) -> None:
         a = self.actions_
@@ -291,17 +345,16 @@ class MainWindow(QMainWindow):
             None,
             a.open_file,
             a.show_in_folder,
+            a.unpack,
         ):
             transfer_menu.addSeparator() if action is None else transfer_menu.addAction(action)
         view_menu = bar.addMenu("&View")
         view_menu.addAction(a.history)
         help_menu = bar.addMenu("&Help")
-        about = help_menu.addAction("&About SGraph Send Desktop")
-        about.triggered.connect(self._about)
+        help_menu.addAction(a.about)
 
     def _connect(self) -> None:
         a = self.actions_
-        self.drop_zone.paths_dropped.connect(self.send_paths)
         self.drop_zone.add_files_requested.connect(a.add_files.trigger)
         self.drop_zone.add_folder_requested.connect(a.add_folder.trigger)
         a.add_files.triggered.connect(self.choose_files)
@@ -309,47 +362,69 @@ class MainWindow(QMainWindow):
         a.open_link.triggered.connect(self.open_link_dialog)
         a.settings.triggered.connect(self.open_settings)
         a.history.triggered.connect(self.open_history)
-        a.quit.triggered.connect(self.request_quit)
-        a.pause.triggered.connect(lambda: self._on_selected(self._engine_call("pause")))
-        a.resume.triggered.connect(lambda: self._on_selected(self._engine_call("resume")))
-        a.retry.triggered.connect(lambda: self._on_selected(self._engine_call("resume")))
+        a.about.triggered.connect(self.show_about)
+        a.quit.triggered.connect(self.quit_asking)
+        a.pause.triggered.connect(lambda: self.commands.pause(self._ids(can_pause)))
+        a.resume.triggered.connect(lambda: self.commands.resume(self._ids(can_resume)))
+        a.retry.triggered.connect(self.retry_selected)
         a.toggle.triggered.connect(self.toggle_selected)
-        a.cancel.triggered.connect(lambda: self._on_selected(self._engine_call("cancel")))
-        a.discard.triggered.connect(lambda: self._on_selected(self._engine_call("discard")))
+        a.cancel.triggered.connect(self.cancel_selected)
+        a.discard.triggered.connect(self.remove_selected)
         a.move_up.triggered.connect(lambda: self.move_selected(-1))
         a.move_down.triggered.connect(lambda: self.move_selected(+1))
         a.pause_all.triggered.connect(self.pause_all)
         a.resume_all.triggered.connect(self.resume_all)
-        a.copy_link.triggered.connect(self.details.copy_link)
+        a.copy_link.triggered.connect(self.copy_links)
         a.copy_link_only.triggered.connect(self.details.copy_link_only)
         a.copy_key.triggered.connect(self.details.copy_key)
         a.show_qr.toggled.connect(self.details.qr_toggle.setChecked)
         self.details.qr_toggle.toggled.connect(a.show_qr.setChecked)
-        a.delete_remote.triggered.connect(lambda: self._on_selected(self.delete_remote))
+        a.delete_remote.triggered.connect(lambda: self.delete_remote_selected(self.selected_snapshots()))
         a.open_file.triggered.connect(self.details.open_file)
         a.show_in_folder.triggered.connect(self.details.show_in_folder)
+        a.unpack.triggered.connect(lambda: self._on_one(self.unpack))
         self.details.delete_remote_requested.connect(self.delete_remote)
-        self.details.retry_requested.connect(self._engine_call("resume"))
+        self.details.retry_requested.connect(lambda local_id: self.retry(self._snaps([local_id])))
+        self.details.unpack_requested.connect(self.unpack)
+        self.details.resized.connect(lambda: QTimer.singleShot(0, self._fit_details))
         self.details.copied.connect(lambda what: self.statusBar().showMessage(f"Copied the {what}.", 4000))
+        self.details.unpack_label.linkActivated.connect(lambda url: self.details.open_url(QUrl(url)))
+        self.row_actions_delegate.triggered.connect(self._row_button)
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.model.totals_changed.connect(self._update_totals)
+        self.model.rowsInserted.connect(lambda *_: self._queue_size_changed())
+        self.model.rowsRemoved.connect(lambda *_: self._queue_size_changed())
         self.bridge.event_received.connect(self.on_engine_event)
         self.bridge.progress_received.connect(self.on_progress)
         self.runner.error.connect(lambda message: self.show_error(message))
 
+    def _focus_chain(self) -> list[QWidget]:
+        toolbar = [self.row_buttons[item[1]] for item in TOOLBAR if item is not None]
+        drop = [self.drop_zone.add_files_button, self.drop_zone.add_folder_button]
+        return [*toolbar, *drop, *self.send_options.focus_chain(), self.table, *self.details.focus_chain()]
+
+    def _set_tab_order(self) -> None:
+        """Toolbar → drop zone → send options → queue → details panel (hidden ones are skipped)."""
+        chain = self._focus_chain()
+        for first, second in pairwise(chain):
+            QWidget.setTabOrder(first, second)
+
+    def _queue_size_changed(self) -> None:
+        has_rows = self.model.rowCount() > 0
+        self.drop_zone.set_compact(has_rows)
+        self.details.setVisible(has_rows)  # nothing to select yet: no "select a transfer" box
+
     # ------------------------------------------------------------------------------------------
-    # backend
+    # the backend
     def attach_backend(self, backend: Backend) -> None:
         """Show the engine's transfers (journal included) and run what waited for it."""
-        self.backend = backend
         self.token_loaded = True  # DesktopApp sets ``token`` before attaching
         self.server_label.setText(f"Server: {backend.server_label}")
+        self.server_label.setToolTip(backend.server_label)
         self._show_notes(backend.notes)
-        self.runner.run(backend.engine.snapshots, on_result=self._initial_snapshots)
-        waiting, self._when_ready = self._when_ready, []
-        for call in waiting:
-            call(backend)
+        self.commands.attach(backend)
+        self.commands.snapshots(self._initial_snapshots)
         self.backend_ready.emit()
 
     def _show_notes(self, notes: list[str]) -> None:
@@ -365,24 +440,9 @@ class MainWindow(QMainWindow):
         self.model.add_missing(snapshots)
         # rows that arrived by events first (e.g. `sgsend-desktop LINK`) take their queue place
         self.model.set_order([snapshot.id for snapshot in snapshots])
-        if self.table.currentIndex().row() < 0 and self.model.rowCount() > 0:
-            self.table.selectRow(0)
+        if not self.selected_snapshots() and self.model.rowCount() > 0:
+            self.select_row(0)
         self._update_live()
-
-    def _with_backend(self, call: Callable[[Backend], None]) -> None:
-        if self.backend is not None:
-            call(self.backend)
-        else:
-            self._when_ready.append(call)
-
-    def _engine_call(self, method: str) -> Callable[[str], None]:
-        def call(local_id: str) -> None:
-            def run(backend: Backend) -> None:
-                self.runner.run(lambda: getattr(backend.engine, method)(local_id))
-
-            self._with_backend(run)
-
-        return call
 
     # ------------------------------------------------------------------------------------------
     # engine events (GUI thread, via the bridge)
@@ -392,31 +452,38 @@ class MainWindow(QMainWindow):
             self.model.remove(snap.id)
         else:
             self.model.upsert(snap)
-        if event.kind == "added" and self.table.currentIndex().row() < 0:
-            self.table.selectRow(self.model.row_of(snap.id))
+        if event.kind == "added" and not self.selected_snapshots():
+            self.select_transfer(snap.id)
         self._notify(event)
         self._refresh_selected(snap.id)
+        self._update_actions()  # a row came or went: moving up/down may have changed
         self._update_live()
 
     def on_progress(self, snapshots: list[TransferSnapshot]) -> None:
-        snapshots = self.model.apply_progress(snapshots)
-        selected = self.selected_snapshot()
-        if selected is not None and any(s.id == selected.id for s in snapshots):
-            self._refresh_selected(selected.id)
+        applied = self.model.apply_progress(snapshots)
+        if not applied:
+            return
+        selected = self.selected_snapshots()
+        ids = {s.id for s in selected}
+        if any(snap.id in ids for snap in applied):
+            self._show_selection(selected)
+            self._update_actions(selected)
         self._update_live()
 
     def _notify(self, event: EngineEvent) -> None:
         snap = event.snapshot
+        name = display_name(snap)
         if event.kind == "done" and snap.direction is Direction.SEND:
-            self.notification.emit("Sent", f"{snap.name} is uploaded; its link is ready to share.", False)
+            self.notification.emit("Sent", f"{name} is uploaded; its link is ready to share.", False, snap.id)
         elif event.kind == "done":
-            self.notification.emit(
-                "Received", f"{snap.name} was saved to {snap.saved_path or 'your folder'}.", False
-            )
+            where = snap.saved_path or "your folder"
+            self.notification.emit("Received", f"{name} was saved to {where}.", False, snap.id)
         elif event.kind == "downloaded":
-            self.notification.emit("Downloaded", f"{snap.name} was downloaded by the recipient.", False)
+            self.notification.emit("Downloaded", f"{name} was downloaded by the recipient.", False, snap.id)
         elif event.kind == "failed":
-            self.notification.emit("Transfer failed", f"{snap.name}: {snap.error or 'unknown error'}", True)
+            self.notification.emit(
+                "Transfer failed", f"{name}: {snap.error or 'unknown error'}", True, snap.id
+            )
 
     def _update_live(self) -> None:
         sends = [
@@ -435,129 +502,238 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------------------------------
     # selection
+    def selected_snapshots(self) -> list[TransferSnapshot]:
+        """The selected rows' snapshots, in queue order."""
+        rows = sorted(index.row() for index in self.table.selectionModel().selectedRows())
+        return [s for s in (self.model.snapshot_at(r) for r in rows) if s is not None]
+
     def selected_snapshot(self) -> TransferSnapshot | None:
-        rows = self.table.selectionModel().selectedRows()
-        return self.model.snapshot_at(rows[0].row()) if rows else None
+        """The one selected transfer (None when none or several are selected)."""
+        selected = self.selected_snapshots()
+        return selected[0] if len(selected) == 1 else None
 
     def select_transfer(self, local_id: str) -> None:
-        row = self.model.row_of(local_id)
-        if row >= 0:
-            self.table.selectRow(row)
+        """Make that row the whole selection (whatever modifier keys are held meanwhile)."""
+        self.select_row(self.model.row_of(local_id))
 
-    def _on_selected(self, call: Callable[[str], None]) -> None:
+    def select_row(self, row: int) -> None:
+        if not 0 <= row < self.model.rowCount():
+            return
+        index = self.model.index(row, 0)
+        flags = QItemSelectionModel.SelectionFlag
+        self.table.selectionModel().setCurrentIndex(index, flags.ClearAndSelect | flags.Rows)
+        self.table.scrollTo(index)
+
+    def _ids(self, keep: Callable[[TransferSnapshot], bool]) -> list[str]:
+        return [s.id for s in self.selected_snapshots() if keep(s)]
+
+    def _snaps(self, ids: Sequence[str]) -> list[TransferSnapshot]:
+        return [s for s in (self.model.snapshot_of(i) for i in ids) if s is not None]
+
+    def _on_one(self, call: Callable[[str], None]) -> None:
         snap = self.selected_snapshot()
         if snap is not None:
             call(snap.id)
 
     def _selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
-        self.details.show_snapshot(self.selected_snapshot())
-        self._update_actions()
+        selected = self.selected_snapshots()
+        self.row_actions_delegate.selected_id = selected[0].id if len(selected) == 1 else ""
+        self._show_selection(selected)
+        self._update_actions(selected)
+        self.table.viewport().update()  # the row buttons follow the selection
+
+    def _show_selection(self, selected: list[TransferSnapshot] | None = None) -> None:
+        if selected is None:
+            selected = self.selected_snapshots()
+        if len(selected) > 1:
+            self.details.show_snapshot(None)
+            self.details.title.setText(f"{len(selected)} transfers selected")
+            summary = totals_of(selected).summary()
+            self.details.subtitle.setText(summary)
+            self.details.subtitle.show()
+        else:
+            self.details.show_snapshot(selected[0] if selected else None)
+        self._fit_details()
+
+    def _fit_details(self, force: bool = False) -> None:
+        """The details pane takes the height its content needs (the queue keeps the rest): when what it
+        needs or the splitter's sizes changed (a section shown, a QR code, a resize)."""
+        layout = self.details.layout()
+        if layout is not None:
+            layout.activate()  # cheap unless a section was shown or hidden
+        want = self.details.sizeHint().height()
+        sizes = self.splitter.sizes()
+        key = (want, *sizes)
+        if key == self._details_shape and not force:
+            return
+        total = sum(sizes)
+        if total <= 0:
+            return
+        height = max(0, min(want, total - self.table.minimumHeight() - 30))
+        if sizes[1] != height:
+            self.splitter.setSizes([total - height, height])
+        self._details_shape = (want, *self.splitter.sizes())
 
     def _refresh_selected(self, local_id: str) -> None:
-        selected = self.selected_snapshot()
-        if selected is not None and selected.id == local_id:
-            self.details.show_snapshot(selected)
-            self._update_actions()
-        elif selected is None:
-            self.details.show_snapshot(None)
-            self._update_actions()
+        selected = self.selected_snapshots()
+        if not selected or local_id in {s.id for s in selected}:
+            self._show_selection(selected)
+            self._update_actions(selected)
 
-    def _update_actions(self) -> None:
-        a = self.actions_
-        snap = self.selected_snapshot()
-        state = snap.state if snap else None
-        shared = bool(
-            snap and snap.direction is Direction.SEND and state is TransferState.DONE and snap.share_link
-        )
-        received = bool(
-            snap and snap.direction is Direction.RECEIVE and state is TransferState.DONE and snap.saved_path
-        )
-        a.pause.setEnabled(state in PAUSABLE)
-        a.resume.setEnabled(state is TransferState.PAUSED)
-        a.retry.setEnabled(state is TransferState.FAILED)
-        a.toggle.setEnabled(state in PAUSABLE or state in (TransferState.PAUSED, TransferState.FAILED))
-        a.cancel.setEnabled(state is not None and not state.is_final)
-        a.discard.setEnabled(snap is not None)
-        row = self.model.row_of(snap.id) if snap else -1
-        a.move_up.setEnabled(state in MOVABLE and row > 0)
-        a.move_down.setEnabled(state in MOVABLE and 0 <= row < self.model.rowCount() - 1)
-        for action in (a.copy_link, a.copy_link_only, a.copy_key, a.show_qr):
-            action.setEnabled(shared)
-        a.delete_remote.setEnabled(
-            bool(snap and snap.direction is Direction.SEND and state is TransferState.DONE)
-        )
-        a.open_file.setEnabled(received)
-        a.show_in_folder.setEnabled(received)
+    def _update_actions(self, selected: list[TransferSnapshot] | None = None) -> None:
+        if selected is None:
+            selected = self.selected_snapshots()
+        rows = [self.model.row_of(s.id) for s in selected]
+        for name, enabled in action_states(selected, rows, self.model.rowCount()).items():
+            getattr(self.actions_, name).setEnabled(enabled)
 
     def _update_totals(self) -> None:
         totals = self.model.totals()
         if totals.count == 0:
-            self.total_label.setText("No transfers yet — drop a file above, or open a link to receive one.")
-            return
-        parts = [f"{totals.count} transfer{'s' if totals.count != 1 else ''}", f"{totals.active} active"]
-        if totals.bytes_total:
-            left = max(0, totals.bytes_total - totals.bytes_done)
-            parts.append(f"{format_size(left)} of {format_size(totals.bytes_total)} to go")
-        if totals.speed_bps > 0:
-            parts.append(format_speed(totals.speed_bps))
-        self.total_label.setText("Total: " + " · ".join(parts))
-        self._update_actions()
+            self.total_label.setText(EMPTY_TOTALS)
+            text = ""
+        else:
+            parts = [totals.summary()]
+            if totals.fraction is not None and totals.active + totals.waiting:
+                parts.append(f"{round(totals.fraction * 100)} %")
+            if totals.bytes_total:
+                left = max(0, totals.bytes_total - totals.bytes_done)
+                parts.append(f"{format_size(left)} of {format_size(totals.bytes_total)} to go")
+            if totals.speed_bps > 0:
+                parts.append(format_speed(totals.speed_bps))
+            self.total_label.setText("Total: " + " · ".join(parts))
+            text = " · ".join(parts)
+        fraction = totals.fraction
+        busy = totals.active > 0 and fraction is not None
+        self.setWindowTitle(
+            f"{round(fraction * 100)} % · {TITLE}" if busy and fraction is not None else TITLE
+        )
+        if text != self._totals_text:
+            self._totals_text = text
+            self.totals_text_changed.emit(text)
+
+    def totals_text(self) -> str:
+        return self._totals_text
 
     def _context_menu(self, position: QPoint) -> None:
         index = self.table.indexAt(position)
         if not index.isValid():
             return
-        self.table.selectRow(index.row())
+        if not self.table.selectionModel().isRowSelected(index.row(), QModelIndex()):
+            self.select_row(index.row())
         menu = QMenu(self)
         for action in self.actions_.row_actions():
             menu.addSeparator() if action is None else menu.addAction(action)
         menu.popup(self.table.viewport().mapToGlobal(position))
 
+    def _row_button(self, key: str, local_id: str) -> None:
+        """A row's hover button: that row becomes the selection, then its action runs as from the menu."""
+        if local_id not in {s.id for s in self.selected_snapshots()} or len(self.selected_snapshots()) > 1:
+            self.select_transfer(local_id)
+        action: QAction = getattr(self.actions_, key)
+        if action.isEnabled():
+            action.trigger()
+
+    # ------------------------------------------------------------------------------------------
+    # dropping files anywhere in the window
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        paths = local_paths(event.mimeData())
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self._place_overlay()
+        self.drop_overlay.show_for(len(paths), self.send_options.together)
+        self.drop_zone.set_hover(True)
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if not local_paths(event.mimeData()):
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.drop_overlay.set_pointer(self.drop_overlay.mapFrom(self, event.position().toPoint()))
+
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self.drop_overlay.hide()
+        self.drop_zone.set_hover(False)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = local_paths(event.mimeData())
+        overlay_pos = self.drop_overlay.mapFrom(self, event.position().toPoint())
+        if self.drop_overlay.isHidden():  # a drop without a drag-enter (never from a real drag)
+            self.drop_overlay.show_for(len(paths), self.send_options.together)
+        together = self.drop_overlay.together_at(overlay_pos)
+        self.drop_overlay.hide()
+        self.drop_zone.set_hover(False)
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.send_paths(paths, together=together)
+
+    def _place_overlay(self) -> None:
+        central = self.centralWidget()
+        if central is not None:
+            self.drop_overlay.setGeometry(central.geometry())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        QTimer.singleShot(0, self._fit_details)
+        if self.drop_overlay.isVisible():
+            self._place_overlay()
+
     # ------------------------------------------------------------------------------------------
     # commands
     def current_options(self) -> TransferOptions:
-        delta = EXPIRY_CHOICES[self.expiry_combo.currentIndex()][1]
-        _label, friendly, strong = KEY_CHOICES[max(0, self.key_combo.currentIndex())]
-        return TransferOptions(
-            max_downloads=self.max_downloads_spin.value(),
-            expires_at=datetime.now(UTC) + delta if delta is not None else None,
-            friendly_key=friendly, strong_friendly=strong,
-        )
+        return self.send_options.options()
 
-    def send_paths(self, paths: list[Path]) -> None:
+    def send_paths(self, paths: list[Path], together: bool | None = None) -> None:
+        """Queue ``paths``: one transfer each, or (``together``; default: the send options' choice) one
+        transfer with one link for all of them."""
         if not paths:
             return
-        options = self.current_options()
-
-        def run(backend: Backend) -> None:
-            self.runner.run(
-                lambda: backend.engine.send(list(paths), options),
-                on_result=self._sent_ids,
-                on_error=self._send_failed,
-            )
-
-        self._with_backend(run)
-        noun = "file" if len(paths) == 1 else "items"
-        self.statusBar().showMessage(f"Queued {len(paths)} {noun} to send.", 4000)
+        group = self.send_options.together if together is None else together
+        self.commands.send(
+            list(paths),
+            self.current_options(),
+            group and len(paths) > 1,
+            on_result=self._sent_ids,
+            on_error=self._send_failed,
+        )
+        if group and len(paths) > 1:
+            message = f"Queued {plural(len(paths), 'item')} to send as one zip with one link."
+        else:
+            message = f"Queued {plural(len(paths), 'file' if len(paths) == 1 else 'item')} to send."
+        self.statusBar().showMessage(message, 4000)
 
     def _sent_ids(self, ids: list[str]) -> None:
-        if ids and self.selected_snapshot() is None:
+        if ids and not self.selected_snapshots():
             self.select_transfer(ids[0])
 
     def _send_failed(self, error: BaseException) -> None:
         self.show_error(f"Could not queue the files: {error}")
 
     def receive_link(self, link: str, key: str | None = None) -> None:
-        dest = self.prefs.download_path()
+        """Download what a link holds; a welcome link's access token is imported instead (asked first)."""
+        from sgsend_desktop.core.links import parse_link
 
-        def run(backend: Backend) -> None:
-            self.runner.run(
-                lambda: backend.engine.receive(link, key=key, dest_dir=dest),
-                on_result=self.select_transfer,
-                on_error=lambda error: self.show_error(f"Cannot open this link: {error}"),
-            )
-
-        self._with_backend(run)
+        try:
+            parsed = parse_link(link, key)
+        except LinkError as error:
+            self.show_error(f"Cannot open this link: {link_error_text(error)}")
+            return
+        if parsed.is_welcome:
+            self.import_welcome_token(link, key)
+            return
+        self.commands.receive(
+            link,
+            key,
+            self.prefs.download_path(),
+            on_result=self.select_transfer,
+            on_error=lambda error: self.show_error(
+                f"Cannot open this link: {link_error_text(error) if isinstance(error, LinkError) else error}"
+            ),
+        )
 
     def choose_files(self) -> None:
         files, _filter = QFileDialog.getOpenFileNames(self, "Choose files to send")
@@ -583,11 +759,34 @@ class MainWindow(QMainWindow):
         self.receive_link(link.strip())
 
     def toggle_selected(self) -> None:
-        snap = self.selected_snapshot()
-        if snap is None:
+        for snap in self.selected_snapshots():
+            self.commands.toggle(snap)
+
+    def cancel_selected(self) -> None:
+        selected = self.selected_snapshots()
+        question = cancel_question(selected)
+        if question is None or not self.confirm(question):
             return
-        method = "pause" if snap.state in PAUSABLE else "resume"
-        self._engine_call(method)(snap.id)
+        self.commands.cancel([s.id for s in selected if can_cancel(s)])
+
+    def remove_selected(self) -> None:
+        selected = self.selected_snapshots()
+        if not selected:
+            return
+        question = remove_question(selected)
+        if question is not None and not self.confirm(question):
+            return
+        self.commands.discard([s.id for s in selected])
+
+    def retry_selected(self) -> None:
+        self.retry([s for s in self.selected_snapshots() if can_retry(s)])
+
+    def retry(self, snapshots: Sequence[TransferSnapshot]) -> None:
+        def retried(ids: list[str]) -> None:
+            if ids:
+                QTimer.singleShot(0, lambda: self.select_transfer(ids[0]))
+
+        self.commands.retry([s for s in snapshots if can_retry(s)], on_result=retried)
 
     def move_selected(self, step: int) -> None:
         snap = self.selected_snapshot()
@@ -596,45 +795,115 @@ class MainWindow(QMainWindow):
         new_index = self.model.row_of(snap.id) + step
         if not 0 <= new_index < self.model.rowCount():
             return
-
-        def run(backend: Backend) -> None:
-            def move() -> list[TransferSnapshot]:
-                backend.engine.move(snap.id, new_index)
-                return backend.engine.snapshots()
-
-            self.runner.run(move, on_result=lambda snaps: self._apply_order(snaps, snap.id))
-
-        self._with_backend(run)
+        self.commands.move(snap.id, new_index, lambda snaps: self._apply_order(snaps, snap.id))
 
     def _apply_order(self, snapshots: list[TransferSnapshot], keep_selected: str) -> None:
         self.model.set_order([s.id for s in snapshots])
         self.select_transfer(keep_selected)
 
     def pause_all(self) -> None:
-        def run(backend: Backend) -> None:
-            self.runner.run(backend.engine.pause_all)
-
-        self._with_backend(run)
+        self.commands.pause_all()
 
     def resume_all(self) -> None:
-        def run(backend: Backend) -> None:
-            self.runner.run(backend.engine.resume_all)
+        self.commands.resume_all()
 
-        self._with_backend(run)
+    def copy_links(self) -> None:
+        links = [s.share_link for s in self.selected_snapshots() if is_shared(s) and s.share_link]
+        if not links:
+            return
+        QApplication.clipboard().setText("\n".join(links))
+        self.statusBar().showMessage(
+            "Copied the link." if len(links) == 1 else f"Copied {len(links)} links.", 4000
+        )
 
     def delete_remote(self, local_id: str) -> None:
+        self.delete_remote_selected(self._snaps([local_id]))
+
+    def delete_remote_selected(self, snapshots: Sequence[TransferSnapshot]) -> None:
+        targets = [s for s in snapshots if is_shared(s)]
+        question = delete_question(targets)
+        if question is None or not self.confirm(question):
+            return
+        names = display_name(targets[0]) if len(targets) == 1 else plural(len(targets), "transfer")
+        self.commands.delete_remote(
+            [s.id for s in targets],
+            on_result=lambda _ids: self.statusBar().showMessage(f"Deleted {names} from the server.", 6000),
+            on_error=lambda error: self.show_error(f"Could not delete {names}: {error}"),
+        )
+
+    # ------------------------------------------------------------------------------------------
+    # welcome links: the access token they carry (gui/welcome_token.py)
+    def import_welcome_token(self, link: str, key: str | None = None) -> None:
+        current = "" if self.prefs.uses_local_server else self.prefs.server_url.strip().rstrip("/")
+        plan = welcome_token.plan_import(link, key, current)
+        if isinstance(plan, str):
+            self.show_error(plan)
+            return
+        if not self.confirm(plan.question):
+            return
+        self.statusBar().showMessage(f"Collecting the access token from {plan.host}…", 10000)
+        self.runner.run(
+            lambda: welcome_token.collect(plan),
+            on_result=lambda result: self._welcome_token(plan, *result),
+            on_error=lambda error: self._welcome_refused(plan.host, error),
+        )
+
+    def _welcome_token(self, plan: welcome_token.WelcomePlan, token: str, valid: bool | None) -> None:
+        if valid is False:
+            self._welcome_refused(plan.host, None)
+            return
+        self.apply_settings(replace(self.prefs, server_url=plan.server), token)
+        self.statusBar().showMessage(f"Access token saved for {plan.host}.", 10000)
+        self.inform("Access token saved", welcome_token.saved_text(plan.host, valid))
+
+    def _welcome_refused(self, host: str, error: BaseException | None) -> None:
+        reason = welcome_token.refused_text(host, error)
+        self.show_error(f"The access token was not saved: {reason}")
+        self.inform("Access token not saved", f"{reason} Nothing was changed.")
+
+    # ------------------------------------------------------------------------------------------
+    # unpacking a received zip (gui/unpacking.py)
+    def unpack(self, local_id: str) -> None:
         snap = self.model.snapshot_of(local_id)
-        name = snap.name if snap else "this transfer"
+        if snap is None or not snap.saved_path:
+            return
+        archive = Path(snap.saved_path)
+        folder = self.choose_unpack_folder(archive.parent)
+        if folder is None:
+            return
+        self.details.show_unpack_progress(0, 0)
+        self.unpacker.start(
+            local_id,
+            archive,
+            folder,
+            on_done=lambda result: self._unpacked(local_id, result),
+            on_error=lambda error: self._unpack_failed(local_id, error),
+        )
 
-        def run(backend: Backend) -> None:
-            self.runner.run(
-                lambda: backend.engine.delete_remote(local_id),
-                on_result=lambda _r: self.statusBar().showMessage(f"Deleted {name} from the server.", 6000),
-                on_error=lambda error: self.show_error(f"Could not delete {name}: {error}"),
-            )
+    def _shows(self, local_id: str) -> bool:
+        return self.details.snapshot is not None and self.details.snapshot.id == local_id
 
-        self._with_backend(run)
+    def _unpack_progress(self, local_id: str, done: int, total: int) -> None:
+        if self._shows(local_id):
+            self.details.show_unpack_progress(int(done), int(total))
 
+    def _unpacked(self, local_id: str, result: UnzipResult) -> None:
+        self.statusBar().showMessage(f"Unpacked into {result.folder}.", 8000)
+        if self._shows(local_id):
+            self.details.show_unpack_result(result_html(result))
+
+    def _unpack_failed(self, local_id: str, error: BaseException) -> None:
+        message = str(error) or type(error).__name__  # UnsafeArchiveError / LocalIOError: as they say it
+        self.show_error(f"Could not unpack: {message}")
+        if self._shows(local_id):
+            self.details.show_unpack_result(message, error=True)
+
+    def _choose_unpack_folder(self, default: Path) -> Path | None:
+        folder = QFileDialog.getExistingDirectory(self, "Unpack into which folder?", str(default))
+        return Path(folder) if folder else None
+
+    # ------------------------------------------------------------------------------------------
+    # settings, history, about
     def open_settings(self) -> SettingsDialog:
         dialog = SettingsDialog(self.prefs, self.token, self)
         known = self.token_loaded
@@ -644,9 +913,28 @@ class MainWindow(QMainWindow):
         dialog.accepted.connect(
             lambda: self.apply_settings(dialog.preferences(), dialog.token(), keep_token=not known)
         )
+        dialog.check_token_requested.connect(lambda server, token: self.check_token(dialog, server, token))
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
+        if known and dialog.check_button.isEnabled():
+            dialog.request_check()  # what the server says of the token: valid, uses left
         return dialog
+
+    def check_token(self, dialog: SettingsDialog, server: str, token: str) -> None:
+        def check() -> str:
+            from sgsend_desktop.core.api import SendApi
+
+            api = SendApi(server)
+            try:
+                return api.check_token(token).message
+            finally:
+                api.close()
+
+        def show(text: str) -> None:
+            if dialog.isVisible():
+                dialog.show_token_status(text)
+
+        self.commands.runner.run(check, on_result=show, on_error=lambda error: show(str(error)))
 
     def apply_settings(self, prefs: Preferences, token: str | None, keep_token: bool = False) -> None:
         """``keep_token``: the dialog never knew the stored token, so keep it rather than save ``token``."""
@@ -669,12 +957,13 @@ class MainWindow(QMainWindow):
                 self.token, label, notes = result
                 self.token_loaded = True
                 self.server_label.setText(f"Server: {label}")
+                self.server_label.setToolTip(label)
                 self._show_notes(notes)
-                self.runner.run(backend.engine.snapshots, on_result=self._refresh_all)
+                self.commands.snapshots(self._refresh_all)
 
             self.runner.run(apply, on_result=applied)
 
-        self._with_backend(run)
+        self.commands.when_ready(run)
 
     def _refresh_all(self, snapshots: list[TransferSnapshot]) -> None:
         """After a server change: links and "where it opens" of every row may have changed."""
@@ -682,9 +971,7 @@ class MainWindow(QMainWindow):
             current = self.model.snapshot_of(snapshot.id)
             if current is not None and current.state is snapshot.state:  # no stale state comes back
                 self.model.upsert(snapshot)
-        selected = self.selected_snapshot()
-        if selected is not None:
-            self._refresh_selected(selected.id)
+        self._show_selection()
 
     def open_history(self) -> HistoryDialog:
         dialog = HistoryDialog(self.model.snapshots(), self)
@@ -692,17 +979,31 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
-    def _about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About SGraph Send Desktop",
-            "SGraph Send Desktop\n\nEnd-to-end encrypted file sending. Files are encrypted on "
-            "this computer; the key travels only in the link, never to the server.",
+    def about_text(self) -> str:
+        from PySide6 import __version__ as pyside_version
+        from PySide6.QtCore import qVersion
+
+        from sgsend_desktop import __version__
+
+        return (
+            f"<h3>SGraph Send Desktop {__version__}</h3>"
+            "<p>End-to-end encrypted file sending. Files are encrypted on this computer; the key travels "
+            "only in the link, never to the server.</p>"
+            f"<p>Version {__version__} · Qt {qVersion()} · PySide6 {pyside_version}<br>"
+            "Licensed under the Apache License 2.0.</p>"
         )
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About SGraph Send Desktop", self.about_text())
 
     def show_error(self, message: str) -> None:
         log.warning("%s", message)
         self.statusBar().showMessage(message, 10000)
+
+    def _inform(self, title: str, text: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
 
     def bring_to_front(self) -> None:
         self.show()
@@ -712,10 +1013,19 @@ class MainWindow(QMainWindow):
         self.raise_()
         self.activateWindow()
 
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            clear_cache()  # our icons are drawn in the palette's colours
+            self.actions_.refresh_icons()
+            self.details.refresh_icons()
+            self.drop_zone.refresh_icons()
+            self.table.viewport().update()
+
     # ------------------------------------------------------------------------------------------
     # closing
     def running_transfers(self) -> list[TransferSnapshot]:
-        return [s for s in self.model.snapshots() if s.state.is_active or s.state is TransferState.QUEUED]
+        return [s for s in self.model.snapshots() if is_running(s)]
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._quitting:
@@ -734,12 +1044,14 @@ class MainWindow(QMainWindow):
         self.request_quit()
 
     def _ask_quit(self) -> bool:
-        answer = QMessageBox.question(
-            self,
-            "Quit SGraph Send?",
-            "Transfers are still running. Quit anyway? They are paused and can be resumed next time.",
-        )
-        return answer == QMessageBox.StandardButton.Yes
+        question = quit_question(self.running_transfers())
+        return question is None or self.confirm(question)
+
+    def quit_asking(self) -> None:
+        """Quit (menu, Ctrl+Q, tray): asks first while transfers run."""
+        if self.running_transfers() and not self.confirm_quit():
+            return
+        self.request_quit()
 
     def request_quit(self) -> None:
         self.save_window_state()

@@ -3,61 +3,108 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QColor
 
-from sgsend_desktop.core.model import TransferSnapshot, TransferState
+from sgsend_desktop.core.model import Direction, TransferSnapshot, TransferState
 from sgsend_desktop.gui.formatting import (
+    bytes_progress,
     direction_label,
     display_name,
     format_eta,
-    format_size,
+    format_expiry,
     format_speed,
     progress_fraction,
+    progress_text,
     reconnect_text,
     state_label,
 )
+from sgsend_desktop.gui.icons import file_icon, state_icon
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
 SNAPSHOT_ROLE = Qt.ItemDataRole.UserRole + 1
 PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 2  # int 0..1000 (per mille)
-
-# An accent that reads on light and dark palettes alike.
-FAILED_ACCENT = QColor(214, 69, 65)
+STATE_KIND_ROLE = Qt.ItemDataRole.UserRole + 3  # str: which state icon (icons.STATE_ICONS)
+PROGRESS_TEXT_ROLE = Qt.ItemDataRole.UserRole + 4  # str on the bar: "42 %", "Failed"...
+SPEED_FRESH_S = 3.0  # a speed not refreshed for this long is stale (nothing moves): not shown
 
 
 class Column(enum.IntEnum):
     NAME = 0
     SIZE = 1
-    DIRECTION = 2
-    STATE = 3
-    PROGRESS = 4
-    SPEED = 5
-    ETA = 6
+    STATE = 2
+    PROGRESS = 3
+    SPEED = 4
+    ETA = 5
+    ACTIONS = 6
 
 
 HEADERS = {
     Column.NAME: "Name",
     Column.SIZE: "Size",
-    Column.DIRECTION: "Direction",
     Column.STATE: "State",
     Column.PROGRESS: "Progress",
     Column.SPEED: "Speed",
     Column.ETA: "Time left",
+    Column.ACTIONS: "",
 }
+HEADER_NAMES = {**HEADERS, Column.ACTIONS: "Row actions"}
+
+
+def state_kind(snap: TransferSnapshot) -> str:
+    """The state icon of a row (a key of icons.STATE_ICONS)."""
+    up = snap.direction is Direction.SEND
+    if snap.reconnecting:
+        return "reconnecting"
+    if snap.state is TransferState.DONE:
+        return "deleted" if snap.deleted_remote else "done"
+    if snap.state is TransferState.FAILED:
+        return "failed"
+    if snap.state is TransferState.CANCELLED:
+        return "cancelled"
+    if snap.state is TransferState.PAUSED:
+        return "paused"
+    if snap.state.is_active:
+        return "uploading" if up else "downloading"
+    return "queued-up" if up else "queued-down"
 
 
 @dataclass(frozen=True)
 class QueueTotals:
+    """Every row counts in exactly one of active / waiting / done / failed / cancelled."""
+
     count: int
-    active: int
-    bytes_done: int
+    active: int  # preparing, uploading, downloading, finishing
+    waiting: int  # queued or paused
+    done: int
+    failed: int
+    cancelled: int
+    bytes_done: int  # of the active and waiting rows
     bytes_total: int
-    speed_bps: float
+    speed_bps: float  # of the active rows whose speed is fresh
+
+    @property
+    def fraction(self) -> float | None:
+        return None if not self.bytes_total else min(1.0, self.bytes_done / self.bytes_total)
+
+    def summary(self) -> str:
+        """ "2 active · 1 waiting · 3 done · 1 failed"; "" for an empty queue."""
+        parts = [
+            f"{n} {noun}"
+            for n, noun in (
+                (self.active, "active"),
+                (self.waiting, "waiting"),
+                (self.done, "done"),
+                (self.failed, "failed"),
+                (self.cancelled, "cancelled"),
+            )
+            if n
+        ]
+        return " · ".join(parts)
 
 
 class TransferQueueModel(QAbstractTableModel):
@@ -65,10 +112,12 @@ class TransferQueueModel(QAbstractTableModel):
 
     totals_changed = Signal()
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self._rows: list[TransferSnapshot] = []
         self._index: dict[str, int] = {}
+        self._clock = clock
+        self._updated: dict[str, float] = {}  # when each row last heard from the engine
 
     # --- Qt model API -------------------------------------------------------------------------
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008 - Qt signature
@@ -78,8 +127,12 @@ class TransferQueueModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(Column)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> object:
-        if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+        if orientation is not Qt.Orientation.Horizontal or not 0 <= section < len(Column):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
             return HEADERS[Column(section)]
+        if role in (Qt.ItemDataRole.AccessibleTextRole, Qt.ItemDataRole.ToolTipRole):
+            return HEADER_NAMES[Column(section)]
         return None
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
@@ -91,42 +144,78 @@ class TransferQueueModel(QAbstractTableModel):
             return snap
         if role == PROGRESS_ROLE:
             return round(progress_fraction(snap) * 1000)
+        if role == PROGRESS_TEXT_ROLE:
+            return progress_text(snap)
+        if role == STATE_KIND_ROLE:
+            return state_kind(snap)
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(snap, column)
+        if role == Qt.ItemDataRole.DecorationRole:
+            if column is Column.NAME:
+                return file_icon(display_name(snap), folder=snap.item_count > 1)
+            if column is Column.STATE:
+                return state_icon(state_kind(snap))
+            return None
         if role == Qt.ItemDataRole.ToolTipRole:
             if snap.state is TransferState.FAILED and snap.error:
                 return f"Failed: {snap.error}"
             if snap.reconnecting:
                 return reconnect_text(snap)
-            return snap.source_path or snap.saved_path or snap.name
-        if role == Qt.ItemDataRole.ForegroundRole and snap.state is TransferState.FAILED:
-            return FAILED_ACCENT if column in (Column.NAME, Column.STATE) else None
+            if column is Column.STATE:
+                return f"{direction_label(snap.direction)} · {state_label(snap)}"
+            return snap.source_path or snap.saved_path or display_name(snap)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (Column.SIZE, Column.SPEED, Column.ETA):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return (
-                f"{display_name(snap)}, {state_label(snap)}, {round(progress_fraction(snap) * 100)} percent"
-            )
+            return self.accessible_text(snap, column)
         return None
 
-    @staticmethod
-    def _display(snap: TransferSnapshot, column: Column) -> str:
+    def accessible_text(self, snap: TransferSnapshot, column: Column) -> str:
+        if column is Column.NAME:
+            return (
+                f"{display_name(snap)}, {direction_label(snap.direction).lower()}, {state_label(snap)}, "
+                f"{progress_text(snap) or 'no progress yet'}"
+            )
+        return self._display(snap, column) or HEADER_NAMES[column]
+
+    def speed_of(self, snap: TransferSnapshot) -> float:
+        """The row's speed, or 0 when it is not moving (not active, reconnecting, or silent too long)."""
+        if not snap.state.is_active or snap.reconnecting:
+            return 0.0
+        if self._clock() - self._updated.get(snap.id, 0.0) > SPEED_FRESH_S:
+            return 0.0
+        return snap.speed_bps
+
+    def _display(self, snap: TransferSnapshot, column: Column) -> str:
         if column is Column.NAME:
             return display_name(snap)
         if column is Column.SIZE:
-            return format_size(snap.size) if snap.size else ""
-        if column is Column.DIRECTION:
-            return direction_label(snap.direction)
+            return bytes_progress(snap)
         if column is Column.STATE:
             return state_label(snap)
         if column is Column.PROGRESS:
-            return f"{round(progress_fraction(snap) * 100)} %"
+            return progress_text(snap)
         if column is Column.SPEED:
-            return format_speed(snap.speed_bps) if snap.state.is_active else ""
-        return format_eta(snap.eta_seconds) if snap.state.is_active and not snap.reconnecting else ""
+            return format_speed(self.speed_of(snap))
+        if column is Column.ETA:
+            if snap.state.is_active and not snap.reconnecting and self.speed_of(snap) > 0:
+                return format_eta(snap.eta_seconds)
+            sent = snap.state is TransferState.DONE and snap.direction is Direction.SEND
+            if sent and not snap.deleted_remote:
+                return format_expiry(snap.expires_at)
+            return ""
+        return ""
+
+    def refresh_live_columns(self) -> None:
+        """Once a second: speeds go stale, expiries and countdowns move (no engine event for those)."""
+        if not self._rows:
+            return
+        self.dataChanged.emit(self.index(0, Column.SIZE), self.index(len(self._rows) - 1, Column.ETA))
+        self.totals_changed.emit()
 
     # --- updates from the engine --------------------------------------------------------------
     def upsert(self, snapshot: TransferSnapshot) -> None:
+        self._updated[snapshot.id] = self._clock()
         row = self._index.get(snapshot.id)
         if row is None:
             position = len(self._rows)
@@ -169,6 +258,7 @@ class TransferQueueModel(QAbstractTableModel):
         if row is None:
             return
         self.beginRemoveRows(QModelIndex(), row, row)
+        self._updated.pop(local_id, None)
         del self._rows[row]
         self._reindex()
         self.endRemoveRows()
@@ -208,13 +298,23 @@ class TransferQueueModel(QAbstractTableModel):
         return list(self._rows)
 
     def totals(self) -> QueueTotals:
-        live = [s for s in self._rows if s.state not in (TransferState.CANCELLED,)]
-        active = [s for s in live if s.state.is_active]
-        unfinished = [s for s in live if s.state is not TransferState.DONE]
-        return QueueTotals(
-            count=len(live),
-            active=len(active),
-            bytes_done=sum(min(s.size, max(s.bytes_done, s.bytes_confirmed)) for s in unfinished),
-            bytes_total=sum(s.size for s in unfinished),
-            speed_bps=sum(s.speed_bps for s in active),
-        )
+        return totals_of(self._rows, self.speed_of)
+
+
+def totals_of(
+    rows: Sequence[TransferSnapshot], speed_of: Callable[[TransferSnapshot], float] = lambda _s: 0.0
+) -> QueueTotals:
+    active = [s for s in rows if s.state.is_active]
+    waiting = [s for s in rows if s.state in (TransferState.QUEUED, TransferState.PAUSED)]
+    moving = active + waiting
+    return QueueTotals(
+        count=len(rows),
+        active=len(active),
+        waiting=len(waiting),
+        done=sum(s.state is TransferState.DONE for s in rows),
+        failed=sum(s.state is TransferState.FAILED for s in rows),
+        cancelled=sum(s.state is TransferState.CANCELLED for s in rows),
+        bytes_done=sum(min(s.size, max(s.bytes_done, s.bytes_confirmed)) for s in moving),
+        bytes_total=sum(s.size for s in moving),
+        speed_bps=sum(speed_of(s) for s in active),
+    )

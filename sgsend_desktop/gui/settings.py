@@ -1,7 +1,10 @@
 """The app's preferences in QSettings (org "SGraph", app "SGraph Send Desktop").
 
-The access token is a secret and lives in the OS keyring (or the 0600 fallback file), never in QSettings.
-Tests point QSettings at a temp dir with ``use_settings_dir``.
+With the default data dir they live where the platform keeps an app's settings (e.g.
+``~/.config/SGraph/SGraph Send Desktop.conf``); with another data dir (``SGSEND_DATA_DIR`` or
+``--data-dir``) in ``DATA_DIR/preferences.ini``, so that each data dir is a separate setup (its own
+server, token, folder and window). The access token is a secret and lives in the OS keyring (or the
+0600 fallback file), never in QSettings. Tests point QSettings at a temp dir with ``use_settings_dir``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,25 @@ from sgsend_desktop.core.secrets import SecretStore
 ORGANIZATION = "SGraph"
 APPLICATION = "SGraph Send Desktop"
 TOKEN_SECRET_ID = "gui-access-token"
+PREFERENCES_FILE = "preferences.ini"
+
+
+def default_data_dir() -> Path:
+    import platformdirs
+
+    from sgsend_desktop.core.config import APP_NAME
+
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def own_preferences_file(data_dir: Path) -> Path | None:
+    """Where a data dir other than the default keeps its preferences (None: the platform's place)."""
+    try:
+        if data_dir.resolve() == default_data_dir().resolve():
+            return None
+    except OSError:
+        pass
+    return data_dir / PREFERENCES_FILE
 
 
 def use_settings_dir(directory: Path) -> None:
@@ -61,7 +83,13 @@ class AppSettings:
     """Typed access to QSettings plus the token in the secret store."""
 
     def __init__(self, data_dir: Path) -> None:
-        self._qs = QSettings(QSettings.defaultFormat(), QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+        own = own_preferences_file(data_dir)
+        if own is not None:
+            self._qs = QSettings(str(own), QSettings.Format.IniFormat)
+        else:
+            self._qs = QSettings(
+                QSettings.defaultFormat(), QSettings.Scope.UserScope, ORGANIZATION, APPLICATION
+            )
         self._data_dir = data_dir
 
     @property

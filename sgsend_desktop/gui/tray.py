@@ -1,4 +1,6 @@
-"""The system tray icon: Show, Pause all, Resume all, Quit; and the notifications."""
+"""The system tray icon (the window's own actions, and live totals in its tooltip and menu) and the
+notifications: native where the platform has them, else the tray balloon, else the status bar. A click
+on a notification opens the window on the transfer it is about."""
 
 from __future__ import annotations
 
@@ -6,8 +8,9 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
-from sgsend_desktop.gui.icons import app_icon
+from sgsend_desktop.gui.icons import APP_ICON_FILE, app_icon
 from sgsend_desktop.gui.main_window import MainWindow
+from sgsend_desktop.gui.notifications import NativeNotifier, native_possible
 
 CLOSED_TO_TRAY_FLAG = "closed_to_tray_shown"
 
@@ -17,19 +20,31 @@ def tray_available() -> bool:
 
 
 class TrayController(QObject):
-    """Owns the tray icon and its menu; its actions act on the window's real queue."""
+    """Owns the tray icon, its menu (the window's actions: one command, one behaviour) and the
+    notifications."""
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: MainWindow, native: NativeNotifier | bool | None = None) -> None:
+        """``native``: a NativeNotifier, False for none, None to use one where the platform has it."""
         super().__init__(window)
         self.window = window
+        a = window.actions_
         self.menu = QMenu()
         self.menu.setAccessibleName("SGraph Send tray menu")
+        self.status_action = QAction("No transfers", self.menu)
+        self.status_action.setEnabled(False)  # a live heading, not a command
         self.show_action = QAction("Show SGraph Send", self.menu)
-        self.pause_all_action = QAction("Pause all", self.menu)
-        self.resume_all_action = QAction("Resume all", self.menu)
-        self.quit_action = QAction("Quit", self.menu)
+        self.send_files_action = QAction("Send files…", self.menu)
+        self.open_link_action = QAction("Open link…", self.menu)
+        # the window's own actions: their enabling, confirmations and shortcuts are the same here
+        self.pause_all_action = a.pause_all
+        self.resume_all_action = a.resume_all
+        self.quit_action = a.quit
         for action in (
+            self.status_action,
+            None,
             self.show_action,
+            self.send_files_action,
+            self.open_link_action,
             None,
             self.pause_all_action,
             self.resume_all_action,
@@ -38,19 +53,34 @@ class TrayController(QObject):
         ):
             self.menu.addSeparator() if action is None else self.menu.addAction(action)
         self.show_action.triggered.connect(window.bring_to_front)
-        self.pause_all_action.triggered.connect(window.pause_all)
-        self.resume_all_action.triggered.connect(window.resume_all)
-        self.quit_action.triggered.connect(window.request_quit)
+        for action, command in ((self.send_files_action, a.add_files), (self.open_link_action, a.open_link)):
+            action.triggered.connect(lambda _c=False, command=command: self._show_then(command))
 
         self.icon = QSystemTrayIcon(app_icon(), self)
         self.icon.setToolTip("SGraph Send Desktop")
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._activated)
+        self.icon.messageClicked.connect(self._balloon_clicked)
         self.messages: list[tuple[str, str]] = []  # what was notified (also kept for tests/logs)
+        self.routes: list[str] = []  # how each was shown: "native", "balloon" or "status bar"
+        self._balloon_for = ""  # the transfer of the last balloon (its click carries no id)
+
+        if native is None:
+            native = NativeNotifier(APP_ICON_FILE, self) if native_possible() else False
+        self.native: NativeNotifier | None = native if isinstance(native, NativeNotifier) else None
+        if self.native is not None:
+            self.native.clicked.connect(self.open_transfer)
+            self.native.undelivered.connect(self._fallback)
         window.notification.connect(self.notify)
         window.hidden_to_tray.connect(self._hidden_to_tray)
+        window.totals_text_changed.connect(self._totals_changed)
+        self._totals_changed(window.totals_text())
         if window.tray_available:
             self.icon.show()
+
+    def _show_then(self, command: QAction) -> None:
+        self.window.bring_to_front()
+        command.trigger()
 
     def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason in (QSystemTrayIcon.ActivationReason.Trigger, QSystemTrayIcon.ActivationReason.DoubleClick):
@@ -59,15 +89,42 @@ class TrayController(QObject):
             else:
                 self.window.bring_to_front()
 
-    def notify(self, title: str, message: str, is_error: bool = False) -> None:
+    def _totals_changed(self, text: str) -> None:
+        self.status_action.setText(text or "No transfers")
+        self.icon.setToolTip("SGraph Send Desktop" + (f"\n{text}" if text else ""))
+
+    # --- notifications ---------------------------------------------------------------------------
+    def notify(self, title: str, message: str, is_error: bool = False, local_id: str = "") -> None:
         self.messages.append((title, message))
+        if self.native is not None:
+            self.routes.append("native")
+            self.native.notify(title, message, local_id, is_error)
+        else:
+            self._fallback(title, message, local_id, is_error)
+
+    def _fallback(self, title: str, message: str, local_id: str = "", is_error: bool = False) -> None:
+        """No native notification: the tray balloon, or (no tray, no balloons) the status bar."""
+        if self.routes and self.routes[-1] == "native":
+            self.routes[-1] = "native failed"
         if self.icon.isVisible() and QSystemTrayIcon.supportsMessages():
             kind = (
                 QSystemTrayIcon.MessageIcon.Warning if is_error else QSystemTrayIcon.MessageIcon.Information
             )
+            self._balloon_for = local_id
+            self.routes.append("balloon")
             self.icon.showMessage(title, message, kind, 6000)
-        else:  # no tray (or no balloon support): the status bar says it instead
+        else:
+            self.routes.append("status bar")
             self.window.statusBar().showMessage(f"{title}: {message}", 10000)
+
+    def _balloon_clicked(self) -> None:
+        self.open_transfer(self._balloon_for)
+
+    def open_transfer(self, local_id: str) -> None:
+        """A notification was clicked: the window comes to the front with that transfer selected."""
+        self.window.bring_to_front()
+        if local_id:
+            self.window.select_transfer(local_id)
 
     def _hidden_to_tray(self) -> None:
         settings = self.window.settings
@@ -80,3 +137,5 @@ class TrayController(QObject):
 
     def hide(self) -> None:
         self.icon.hide()
+        if self.native is not None:
+            self.native.close()

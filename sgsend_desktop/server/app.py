@@ -28,6 +28,7 @@ from sgsend_desktop.server.slots import StreamSlots
 from sgsend_desktop.server.storage.base import StoreError, TransferStore
 from sgsend_desktop.server.storage.disk import DiskStore
 from sgsend_desktop.server.tickets import TicketSigner
+from sgsend_desktop.server.tokens import TokenBook
 
 log = logging.getLogger("sgsend.server")
 
@@ -53,9 +54,10 @@ def make_store(config: ServerConfig) -> TransferStore:
 def create_app(
     config: ServerConfig, store: TransferStore | None = None, should_exit: Callable[[], bool] | None = None
 ) -> FastAPI:
+    tokens = TokenBook(config.access_token, config.tokens_file)  # TokenFileError: one sentence at start-up
     store = store or make_store(config)
     tickets = TicketSigner(store.ticket_secret(), config.ticket_max_age)
-    ctx = ServerContext(config=config, store=store, tickets=tickets)
+    ctx = ServerContext(config=config, store=store, tickets=tickets, tokens=tokens)
     # event streams may take at most half of the connections, so that the API keeps answering
     ctx.streams = StreamSlots(
         total=max(1, min(config.max_event_streams, max_connections(config.max_connections) // 2)),

@@ -15,6 +15,8 @@ DEFAULT_TICKET_MAX_AGE = 7 * 24 * 3600  # download tickets (download-url/refresh
 DEFAULT_MAX_EVENT_STREAMS = 256  # open event streams in one process (unauthenticated: bounded)
 DEFAULT_MAX_EVENT_STREAMS_PER_TRANSFER = 8
 DEFAULT_ABANDONED_AFTER = 24 * 3600  # a pending transfer idle this long is removed (0 = never)
+# the desktop app's own local server: a send paused over a holiday must still resume where it stopped
+EMBEDDED_ABANDONED_AFTER = 30 * 24 * 3600
 
 
 def default_data_dir() -> Path:
@@ -37,6 +39,7 @@ class ServerConfig:
     data_dir: Path | None = None  # disk backend (and the disk backend's signing secret)
     s3: S3Settings | None = None
     access_token: str | None = None
+    tokens_file: Path | None = None  # --tokens: named tokens with usage limits (server/tokens.py)
     public_url: str | None = None  # absolute base for presigned URLs; else the request's base URL
     lambda_limits: bool = True
     url_expiry: int = DEFAULT_URL_EXPIRY

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
+import logging
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
@@ -26,7 +27,9 @@ from sgsend_desktop.server.stats import RequestStats
 from sgsend_desktop.server.storage.base import PayloadWriter, StoreError, TransferStore
 from sgsend_desktop.server.sweeper import Sweeper
 from sgsend_desktop.server.tickets import TicketSigner
+from sgsend_desktop.server.tokens import AccessToken, TokenBook, TokenUsage, status_of
 
+log = logging.getLogger("sgsend.server")
 TOKEN_HEADER = "x-sgraph-access-token"
 WRITE_BATCH = 1024 * 1024  # request bytes gathered before one write in a worker thread
 R = TypeVar("R")
@@ -38,9 +41,11 @@ def _write_all(writer: PayloadWriter, chunks: list[bytes]) -> None:
 
 
 async def receive_body(
-    request: Request, writer: PayloadWriter, limit: int, too_large: str, status: int = 400
+    request: Request, writer: PayloadWriter, limit: int, too_large: str, status: int = 400,
+    rest: AsyncIterator[bytes] | None = None,
 ) -> None:
-    """Stream the request body into ``writer`` (``status`` ``too_large`` past ``limit`` bytes).
+    """Stream the request body into ``writer`` (``status`` ``too_large`` past ``limit`` bytes); ``rest``:
+    the body's stream when its first chunks were read already (and written to ``writer``).
 
     File writes (and the writer's hashing) run in a worker thread, about 1 MiB at a time: a slow disk
     must not stall the event loop, which serves every other request.
@@ -48,7 +53,7 @@ async def receive_body(
     batch: list[bytes] = []
     pending = 0
     try:
-        async for chunk in request.stream():
+        async for chunk in rest if rest is not None else request.stream():
             if not chunk:
                 continue
             batch.append(chunk)
@@ -77,9 +82,14 @@ class ServerContext:
         default_factory=lambda: StreamSlots(DEFAULT_MAX_EVENT_STREAMS, DEFAULT_MAX_EVENT_STREAMS_PER_TRANSFER)
     )
     sweeper: Sweeper | None = None
+    tokens: TokenBook = field(default_factory=TokenBook)
+    usage: TokenUsage = field(init=False)
     _locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(
         default_factory=weakref.WeakValueDictionary
     )
+
+    def __post_init__(self) -> None:
+        self.usage = TokenUsage(self.store)
 
     # --- lifetime -------------------------------------------------------------------------------
     def start_background(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -108,13 +118,44 @@ class ServerContext:
         return lock
 
     # --- requests -------------------------------------------------------------------------------
-    def require_token(self, request: Request) -> None:
-        expected = self.config.access_token
-        if not expected:
-            return
+    def require_token(self, request: Request) -> AccessToken | None:
+        """The access token of a write route (header, or ``?access_token=`` as upstream's MCP tools send
+        it); None when the server needs none. 401 with upstream's words: "Access token required" (none, or
+        a wrong one with only ``--access-token``), "Invalid access token" (unknown to the token file),
+        "Access token revoked". Usage limits are checked where uses are counted (``check_uses``)."""
+        if not self.tokens.configured:
+            return None
         given = request.headers.get(TOKEN_HEADER) or request.query_params.get("access_token") or ""
-        if not hmac.compare_digest(given.encode(), expected.encode()):
+        if not given:
             raise HTTPException(status_code=401, detail="Access token required")
+        token = self.tokens.find(given)
+        if token is None:
+            detail = "Invalid access token" if self.tokens.has_file else "Access token required"
+            raise HTTPException(status_code=401, detail=detail)
+        if token.revoked:
+            raise HTTPException(status_code=401, detail="Access token revoked")
+        return token
+
+    async def check_uses(self, token: AccessToken | None) -> None:
+        """401 "Access token exhausted" when a limited token has no use left (``create``: stop early)."""
+        if token is None or token.uses is None:
+            return
+        used = await self.token_call(self.usage.used, token)
+        if status_of(token, used) == "exhausted":
+            raise HTTPException(status_code=401, detail="Access token exhausted")
+
+    async def use_token(self, token: AccessToken | None, transfer_id: str) -> None:
+        """Count one use of a limited token for this transfer (``complete``; once per transfer)."""
+        if token is not None and token.uses is not None:
+            await self.token_call(self.usage.use, token, transfer_id)
+
+    async def token_call(self, function: Callable[..., R], *args: Any) -> R:
+        """A usage-record call; a store failure is upstream's 503, not a 500."""
+        try:
+            return await self.call(function, *args)
+        except (ClientError, BotoCoreError, OSError, ValueError) as error:
+            log.warning("token usage record: %s", error)
+            raise HTTPException(status_code=503, detail="Token validation service unavailable") from None
 
     def base_url(self, request: Request) -> str:
         if self.config.public_url:
@@ -167,23 +208,41 @@ class ServerContext:
             raise
 
 
-def check_downloadable(meta: TransferMeta, not_completed_status: int) -> None:
-    """The gate of every download path: deleted → 404, expired/exhausted → 410, not completed → 404/409."""
+def check_downloadable(meta: TransferMeta, not_completed_status: int, already_counted: bool = False) -> None:
+    """The gate of every download path: deleted → 404, expired/exhausted → 410, not completed → 404/409.
+    ``already_counted``: a grant counted earlier (its download may be the one that exhausted the limit)."""
     if meta.status == DELETED or meta.payload_purged:
         raise HTTPException(status_code=404, detail="Transfer not found or deleted")
     if meta.is_expired():
         raise HTTPException(status_code=410, detail="Transfer expired")
-    if meta.is_exhausted:
+    if meta.is_exhausted and not already_counted:
         raise HTTPException(status_code=410, detail="Download limit reached")
     if meta.status != COMPLETED:
         raise HTTPException(status_code=not_completed_status, detail="Transfer not completed")
 
 
+GRANTS_KEPT = 32
+
+
 def count_download(
-    meta: TransferMeta, not_completed_status: int, ip_hash: str, via: str, grace: float
+    meta: TransferMeta, not_completed_status: int, ip_hash: str, via: str, grace: float,
+    grant: str | None = None,
 ) -> None:
-    """Check the gate again inside the atomic update, then count; auto_delete schedules the wipe."""
+    """Check the gate again inside the atomic update, then count; auto_delete schedules the wipe.
+
+    ``grant`` (hashed): a retried download-url whose first answer was lost, known from the last ``grace``
+    seconds, is answered again without counting (the transfer must still exist and not be expired)."""
+    now = time.time()
+    meta.grants = {g: t for g, t in meta.grants.items() if now - t < grace}
+    if grant is not None and grant in meta.grants:
+        check_downloadable(meta, not_completed_status, already_counted=True)
+        meta.add_log("download_regranted", via=via, ip_hash=ip_hash)
+        return
     check_downloadable(meta, not_completed_status)
+    if grant is not None:
+        meta.grants[grant] = now
+        while len(meta.grants) > GRANTS_KEPT:
+            del meta.grants[next(iter(meta.grants))]
     meta.download_count += 1
     meta.add_log("download", via=via, ip_hash=ip_hash)
     if meta.auto_delete and meta.is_exhausted:

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sgsend_desktop.server.config import ServerConfig
+from sgsend_desktop.server.config import EMBEDDED_ABANDONED_AFTER, ServerConfig
 from sgsend_desktop.server.runner import AnnouncingServer, bind_socket, build_server, socket_url
 
 try:
@@ -91,16 +91,22 @@ def _run(config: ServerConfig, sock: socket.socket) -> tuple[AnnouncingServer, t
     return server, thread
 
 
-def _config(data_dir: Path, access_token: str | None) -> ServerConfig:
+def _config(data_dir: Path, access_token: str | None,
+            abandoned_after: float = EMBEDDED_ABANDONED_AFTER) -> ServerConfig:
+    # Sends the user paused stay resumable for 30 days (not `sgsend serve`'s 24 h): the disk is the user's
+    # own, and a laptop closed over a holiday is no abandoned upload. Beyond that, a resumed send starts
+    # again by itself (core/upload.py).
     return ServerConfig(storage="disk", data_dir=Path(data_dir), lambda_limits=True,
-                        access_token=access_token)
+                        access_token=access_token, abandoned_after=abandoned_after)
 
 
 def start_embedded_server(data_dir: Path, host: str = "127.0.0.1", port: int = 0, *,
-                          access_token: str | None = None) -> EmbeddedServer:
-    """A server on ``host:port`` (0: any free port). ``access_token``: required for uploads."""
+                          access_token: str | None = None,
+                          abandoned_after: float = EMBEDDED_ABANDONED_AFTER) -> EmbeddedServer:
+    """A server on ``host:port`` (0: any free port). ``access_token``: required for uploads;
+    ``abandoned_after``: seconds before a pending transfer left idle is swept (0 = never)."""
     sock = bind_socket(host, port)
-    server, thread = _run(_config(data_dir, access_token), sock)
+    server, thread = _run(_config(data_dir, access_token, abandoned_after), sock)
     return EmbeddedServer(server, thread, socket_url(sock))
 
 

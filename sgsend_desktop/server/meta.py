@@ -46,6 +46,9 @@ class TransferMeta:
     purge_after: float | None = None  # auto_delete: wipe the payload after this Unix time
     payload_purged: bool = False
     log: list[dict[str, Any]] = field(default_factory=list)  # audit trail: action, timestamp, ip hash
+    # download-url grants recently counted: sha256(grant id) → Unix time. A client whose answer was lost
+    # retries with the same id and is not counted twice (x-sgsend-download-grant, docs/api.md)
+    grants: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TransferMeta:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 from typing import Any
 
@@ -55,6 +56,9 @@ class RefreshRequest(BaseModel):
     transfer_id: str = Field(max_length=64)
     # longer than any real ticket, so that an over-long one is a clean 403 rather than a 422
     download_ticket: str = Field(max_length=4 * MAX_TICKET_CHARS)
+
+
+GRANT_HEADER = "x-sgsend-download-grant"  # a retried download-url is not counted twice (docs/api.md)
 
 
 def check_refreshable(meta: TransferMeta) -> None:
@@ -303,9 +307,12 @@ def build_router(ctx: ServerContext) -> APIRouter:
     async def download_url(transfer_id: str, request: Request) -> dict[str, Any]:
         check_transfer_id(transfer_id)
         meta = await ctx.load(transfer_id)
-        check_downloadable(meta, 409)
+        grant = request.headers.get(GRANT_HEADER, "")[:256]
+        grant_hash = hashlib.sha256(grant.encode()).hexdigest() if grant else None
+        check_downloadable(meta, 409, already_counted=grant_hash in meta.grants)
         ip_hash = hash_ip(client_ip(request))
-        await ctx.update(transfer_id, lambda m: count_download(m, 409, ip_hash, "presigned", float(expiry)))
+        await ctx.update(transfer_id, lambda m: count_download(m, 409, ip_hash, "presigned", float(expiry),
+                                                               grant_hash))
         url = await ctx.call(ctx.store.download_url, transfer_id, ctx.base_url(request), expiry)
         return {
             "transfer_id": transfer_id,

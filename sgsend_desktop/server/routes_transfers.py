@@ -8,20 +8,23 @@ import hmac
 import secrets
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from sgsend_desktop.server.config import LAMBDA_DOWNLOAD_LIMIT
-from sgsend_desktop.server.context import (
-    ServerContext,
-    check_downloadable,
-    count_download,
-    receive_body,
-)
+from sgsend_desktop.server.context import ServerContext, check_downloadable, count_download
 from sgsend_desktop.server.meta import COMPLETED, DELETED, PENDING, TransferMeta, hash_ip, now_iso
 from sgsend_desktop.server.storage.base import StoreError
+from sgsend_desktop.server.upload_forms import (
+    BASE64_DOWNLOAD_LAMBDA_LIMIT,
+    base64_json_chunks,
+    base64_json_length,
+    decode_base64,
+    receive_upload,
+    write_payload,
+)
 from sgsend_desktop.server.validation import (
     ENVELOPE_SLACK,
     MAX_FILE_SIZE,
@@ -31,6 +34,10 @@ from sgsend_desktop.server.validation import (
 )
 
 DELETE_AUTH_HEADER = "x-sgraph-transfer-delete-auth"
+# upstream's MCP tool parameters (query parameters): declared so that /docs and MCP tool generators list
+# them; ServerContext.require_token reads ?access_token= itself (also on the presigned routes)
+MCP_TOKEN = Query(default="", max_length=256, description="access token (when no header can be set)")
+MCP_DATA = Query(default="", description="the payload as base64 (MCP tools); the body is then ignored")
 
 
 class CreateRequest(BaseModel):
@@ -62,8 +69,8 @@ def build_router(ctx: ServerContext) -> APIRouter:
     router = APIRouter(prefix="/api/transfers")
 
     @router.post("/create")
-    async def create(body: CreateRequest, request: Request) -> dict[str, Any]:
-        ctx.require_token(request)
+    async def create(body: CreateRequest, request: Request, access_token: str = MCP_TOKEN) -> dict[str, Any]:
+        await ctx.check_uses(ctx.require_token(request))  # an exhausted token stops here, not at complete
         expires = parse_expires_at(body.expires_at)
         delete_hash = body.delete_auth_hash.strip().lower()
         if delete_hash and (len(delete_hash) != 64 or any(c not in "0123456789abcdef" for c in delete_hash)):
@@ -93,16 +100,25 @@ def build_router(ctx: ServerContext) -> APIRouter:
         raise HTTPException(status_code=503, detail="Could not allocate a transfer id; try again")
 
     @router.post("/upload/{transfer_id}")
-    async def upload(transfer_id: str, request: Request) -> dict[str, Any]:
+    async def upload(
+        transfer_id: str, request: Request, access_token: str = MCP_TOKEN, data: str = MCP_DATA
+    ) -> dict[str, Any]:
+        """The raw payload as the body; or (upstream's MCP forms) ``?data=<base64>``, or a JSON body
+        ``{"data": "<base64>"}`` (server/upload_forms.py)."""
         ctx.require_token(request)
         check_transfer_id(transfer_id)
         meta = await ctx.load(transfer_id)
         if meta.status != PENDING:
             raise HTTPException(status_code=404, detail="Transfer not found or not in pending state")
+        payload = decode_base64(data, "The data parameter") if data else None
         writer = await ctx.call(ctx.store.payload_writer, transfer_id)
         try:
             limit = meta.file_size_bytes + ENVELOPE_SLACK
-            await receive_body(request, writer, limit, "Payload is larger than the declared size")
+            too_large = "Payload is larger than the declared size"
+            if payload is not None:
+                await write_payload(writer, payload, limit, too_large)
+            else:
+                await receive_upload(request, writer, limit, too_large)
             size = await ctx.call(writer.commit)
         except BaseException:
             await run_in_threadpool(writer.discard)
@@ -119,8 +135,8 @@ def build_router(ctx: ServerContext) -> APIRouter:
         return {"status": "uploaded", "transfer_id": transfer_id, "size": size}
 
     @router.post("/complete/{transfer_id}")
-    async def complete(transfer_id: str, request: Request) -> dict[str, Any]:
-        ctx.require_token(request)
+    async def complete(transfer_id: str, request: Request, access_token: str = MCP_TOKEN) -> dict[str, Any]:
+        token = ctx.require_token(request)
         check_transfer_id(transfer_id)
         meta = await ctx.load(transfer_id)
         if meta.status == DELETED:
@@ -131,6 +147,9 @@ def build_router(ctx: ServerContext) -> APIRouter:
                 raise HTTPException(status_code=404, detail="Transfer not found or payload not uploaded")
             if not size_allowed(meta.file_size_bytes, size):
                 raise HTTPException(status_code=400, detail="Payload is larger than the declared size")
+            # the send is what a token's use pays for (as upstream): one use per transfer, counted once
+            # even when the complete is retried; none left → 401 "Access token exhausted"
+            await ctx.use_token(token, transfer_id)
 
             def finish(meta: TransferMeta) -> None:
                 if meta.status == PENDING:
@@ -172,6 +191,30 @@ def build_router(ctx: ServerContext) -> APIRouter:
             iterate_in_threadpool(chunks),
             media_type="application/octet-stream",
             headers={"Content-Length": str(size)},
+        )
+
+    @router.get("/download-base64/{transfer_id}")
+    async def download_base64(transfer_id: str, request: Request) -> StreamingResponse:
+        """Upstream's JSON-safe download for MCP tools: ``{transfer_id, data: base64, file_size_bytes}``.
+        Counts one download; 413 over 3.75 MB under Lambda limits (the base64 answer must fit)."""
+        check_transfer_id(transfer_id)
+        meta = await ctx.load(transfer_id)
+        check_downloadable(meta, 404)
+        size = meta.payload_size or 0
+        if ctx.config.lambda_limits and size > BASE64_DOWNLOAD_LAMBDA_LIMIT:
+            raise HTTPException(
+                status_code=413,
+                detail="File too large for base64 download. "
+                f"Use /api/presigned/download-url/{transfer_id} instead.",
+            )
+        ip_hash = hash_ip(client_ip(request))
+        meta, _ = await ctx.update(transfer_id, lambda m: count_download(m, 404, ip_hash, "base64", 0.0))
+        chunks = await ctx.call(ctx.store.read_payload, transfer_id)
+        body = base64_json_chunks(transfer_id, meta.file_size_bytes, chunks)
+        return StreamingResponse(
+            iterate_in_threadpool(body),
+            media_type="application/json",
+            headers={"Content-Length": str(base64_json_length(transfer_id, meta.file_size_bytes, size))},
         )
 
     @router.delete("/delete/{transfer_id}")

@@ -23,6 +23,7 @@ from sgsend_desktop.server.fdlimit import (
     quiet_concurrency_warnings,
     raise_fd_limit,
 )
+from sgsend_desktop.server.tokens import read_token_file
 
 # what the upstream web UI's access gate lets a user enter (it lower-cases, then checks this)
 WEB_UI_TOKEN = re.compile(r"[a-z0-9_-]+")
@@ -118,6 +119,13 @@ def serve(config: ServerConfig, host: str, port: int, log_level: str = "warning"
     if config.access_token and not WEB_UI_TOKEN.fullmatch(config.access_token):
         print("sgsend serve: warning: the SGraph Send web UI lower-cases access tokens and accepts only "
               "a-z, 0-9, '_' and '-': web UI users cannot send with this token", file=sys.stderr, flush=True)
+    if config.tokens_file is not None:
+        odd = [t.name for t in read_token_file(config.tokens_file) if not WEB_UI_TOKEN.fullmatch(t.token)]
+        if odd:
+            names = ", ".join(odd[:10])
+            print("sgsend serve: warning: the SGraph Send web UI lower-cases access tokens and accepts only "
+                  f"a-z, 0-9, '_' and '-': web UI users cannot send with the token(s) of {names}",
+                  file=sys.stderr, flush=True)
     sock = bind_socket(host, port)
     url = socket_url(sock)
 

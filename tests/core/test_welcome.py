@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from sgsend_desktop.core import crypto
-from sgsend_desktop.core.api import SendApi
+from sgsend_desktop.core.api import TOKEN_SENTENCES, SendApi, TokenStatus
 from sgsend_desktop.core.envelope import EnvelopeReader
 from sgsend_desktop.core.links import parse_link
 from sgsend_desktop.core.welcome import WelcomeError, check_access_token, fetch_welcome_token
@@ -29,8 +29,14 @@ def payload(plaintext: bytes, name: str | None = None, envelope: bool = True) ->
 
 
 def api_serving(handler: Callable[[httpx.Request], httpx.Response]) -> SendApi:
+    def as_sent(request: httpx.Request) -> httpx.Response:
+        # a real transport hands over a stream, not an answer read already (the client reads it bounded)
+        answer = handler(request)
+        return httpx.Response(answer.status_code, headers=answer.headers,
+                              stream=httpx.ByteStream(answer.content), request=request)
+
     api = SendApi("https://send.sgraph.ai", "the-configured-token")
-    api._http = httpx.Client(transport=httpx.MockTransport(handler))
+    api._http = httpx.Client(transport=httpx.MockTransport(as_sent))
     return api
 
 
@@ -90,6 +96,39 @@ def test_check_access_token(answer: httpx.Response, expected: bool | None) -> No
     assert check_access_token(api_serving(handler), "team token/42") is expected
     assert seen[0].url.raw_path == b"/api/transfers/check-token/team%20token%2F42"
     assert "x-sgraph-access-token" not in seen[0].headers
+
+
+@pytest.mark.parametrize(("body", "expected", "message"), [
+    ({"valid": True, "status": "active", "remaining": 12}, TokenStatus(True, True, "active", 12),
+     "The access token is valid: 12 uses left."),
+    ({"valid": True, "status": "active", "remaining": -1}, TokenStatus(True, True, "active", None, True),
+     "The access token is valid, with no usage limit."),
+    ({"valid": True, "status": "active"}, TokenStatus(True, True, "active"), "The access token is valid."),
+    ({"valid": False, "status": "exhausted", "remaining": 0}, TokenStatus(True, False, "exhausted", 0),
+     TOKEN_SENTENCES["exhausted"]),
+    ({"valid": False, "status": "revoked", "remaining": 3}, TokenStatus(True, False, "revoked", 3),
+     TOKEN_SENTENCES["revoked"]),
+    ({"valid": False, "reason": "not_found"}, TokenStatus(True, False, "not_found"),
+     TOKEN_SENTENCES["invalid"]),
+    ({"valid": "yes", "remaining": True}, TokenStatus(True, None),
+     "The server cannot tell whether the access token is valid; sending will find out."),
+])
+def test_send_api_check_token_reads_upstreams_whole_answer(
+        body: dict[str, object], expected: TokenStatus, message: str) -> None:
+    api = api_serving(lambda request: httpx.Response(200, json=body))
+    status = api.check_token()  # the api's own token
+    assert status == expected
+    assert status.message == message
+
+
+def test_without_a_token_nothing_is_asked() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise AssertionError("no request expected")
+
+    api = SendApi("https://send.sgraph.ai", None)
+    api._http = httpx.Client(transport=httpx.MockTransport(handler))
+    assert api.check_token() == TokenStatus(token_set=False, valid=None)
+    assert api.check_token().message == "No access token is set for this server."
 
 
 def test_check_access_token_unreachable_is_unknown() -> None:

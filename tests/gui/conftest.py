@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from sgsend_desktop.gui.rules import Question
 from sgsend_desktop.gui.settings import use_settings_dir
 
 
@@ -16,7 +17,20 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, qapp: obj
     settings_dir = tmp_path / "qsettings"
     use_settings_dir(settings_dir)
     monkeypatch.setenv("SGSEND_DATA_DIR", str(tmp_path / "data"))
+    # native notifications only where a test asks for them (tests/gui/test_notifications.py)
+    monkeypatch.setenv("SGSEND_NO_NATIVE_NOTIFICATIONS", "1")
     yield settings_dir
+
+
+@pytest.fixture(autouse=True)
+def no_unexpected_questions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A modal question nobody answers would hang the test: one that a test did not expect fails it.
+    Tests that expect questions set ``window.confirm`` (or use the real box deliberately)."""
+
+    def unexpected(_parent: object, question: Question) -> bool:
+        raise AssertionError(f"unexpected question: {question.title}")
+
+    monkeypatch.setattr("sgsend_desktop.gui.main_window.ask", unexpected)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from sgsend_desktop.core.api import TokenStatus
 from sgsend_desktop.core.model import (
     Direction,
     EngineEvent,
@@ -75,6 +76,33 @@ class StandInEngine:
             ids.append(local_id)
         return ids
 
+    def send_together(
+        self, paths: Sequence[Path], options: TransferOptions | None = None, name: str | None = None
+    ) -> str:
+        local_id = f"t{next(self._ids)}"
+        self.calls.append(("send_together", local_id))
+        size = sum(p.stat().st_size for p in paths if p.is_file())
+        self.emit(
+            "added",
+            TransferSnapshot(
+                local_id,
+                Direction.SEND,
+                name or f"{paths[0].stem} and {len(paths) - 1} more.zip",
+                size,
+                TransferState.QUEUED,
+                item_count=len(paths),
+            ),
+        )
+        return local_id
+
+    def send_again(self, local_id: str) -> str:
+        old = self._rows[local_id]
+        self.calls.append(("send_again", local_id))
+        new_id = f"t{next(self._ids)}"
+        self.emit("added", replace(old, id=new_id, state=TransferState.QUEUED, bytes_done=0, error=None))
+        self.discard(local_id)
+        return new_id
+
     def receive(self, link: str, key: str | None = None, dest_dir: Path | None = None) -> str:
         local_id = f"t{next(self._ids)}"
         self.emit("added", TransferSnapshot(local_id, Direction.RECEIVE, "", 0, TransferState.QUEUED))
@@ -117,12 +145,16 @@ class StandInEngine:
 
     def delete_remote(self, local_id: str) -> None:
         self.calls.append(("delete_remote", local_id))
+        self.emit("changed", replace(self._rows[local_id], deleted_remote=True))
 
     def set_server(self, server_url: str, token: str | None) -> None:
         self._server_url = server_url
 
     def set_local_server(self, local: object) -> None:
         self.calls.append(("local_server", getattr(local, "url", "")))
+
+    def check_token(self) -> TokenStatus:
+        return TokenStatus(token_set=False, valid=None)
 
     def set_limits(
         self,

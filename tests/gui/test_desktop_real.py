@@ -17,6 +17,7 @@ from sgsend_desktop.core.engine import TransferEngine
 from sgsend_desktop.core.model import Direction, TransferState
 from sgsend_desktop.gui.dialogs.open_link import OpenLinkDialog
 from sgsend_desktop.gui.drop_zone import deliver_drop
+from sgsend_desktop.gui.queue_model import Column
 from tests.gui.real_app import (
     REPO_ROOT,
     cli,
@@ -82,7 +83,7 @@ def test_drop_two_files_reach_done_and_the_copied_link_downloads_with_sgsend_get
         )
         row = window.model.snapshot_of(video.id)
         assert row is not None and row.download_count == 1
-        assert window.model.index(window.model.row_of(video.id), 3).data() == "Sent · 1 download"
+        assert window.model.index(window.model.row_of(video.id), Column.STATE).data() == "Sent · 1 download"
     finally:
         desktop.close_now()
 

@@ -29,10 +29,18 @@ def test_space_and_delete_keys_on_the_queue(qtbot: QtBot, tmp_path: Path, data_d
     window, engine = _two_rows(qtbot, tmp_path, data_dir)
     QTest.keyClick(window.table, Qt.Key.Key_Space)
     qtbot.waitUntil(lambda: ("paused", "t1") in engine.calls, timeout=3000)
+    window.confirm.answer = False  # type: ignore[attr-defined]
+    QTest.keyClick(window.table, Qt.Key.Key_Delete)  # asks first: "Keep going" keeps it
+    assert window.confirm.asked[-1].title.startswith("Cancel")  # type: ignore[attr-defined]
+    qtbot.wait(200)
+    assert ("cancelled", "t1") not in engine.calls
+    window.confirm.answer = True  # type: ignore[attr-defined]
     QTest.keyClick(window.table, Qt.Key.Key_Delete)
     qtbot.waitUntil(lambda: ("cancelled", "t1") in engine.calls, timeout=3000)
+    asked = len(window.confirm.asked)  # type: ignore[attr-defined]
     QTest.keyClick(window.table, Qt.Key.Key_Delete, Qt.KeyboardModifier.ShiftModifier)
     qtbot.waitUntil(lambda: ("discard", "t1") in engine.calls, timeout=3000)
+    assert len(window.confirm.asked) == asked  # type: ignore[attr-defined]  # a cancelled row: nothing to lose
 
 
 def test_ctrl_l_opens_the_link_dialog(qtbot: QtBot, tmp_path: Path, data_dir: Path) -> None:

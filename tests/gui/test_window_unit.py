@@ -15,8 +15,21 @@ from sgsend_desktop.gui.dialogs.settings_dialog import SettingsDialog
 from sgsend_desktop.gui.drop_zone import deliver_drop
 from sgsend_desktop.gui.engine_bridge import EngineBridge
 from sgsend_desktop.gui.main_window import MainWindow
+from sgsend_desktop.gui.rules import Question
 from sgsend_desktop.gui.settings import AppSettings, Preferences
 from tests.gui.standin_engine import StandInEngine
+
+
+class Answers:
+    """Records the questions the window asks and gives the prepared answer (yes by default)."""
+
+    def __init__(self) -> None:
+        self.asked: list[Question] = []
+        self.answer = True
+
+    def __call__(self, question: Question) -> bool:
+        self.asked.append(question)
+        return self.answer
 
 
 def make_window(qtbot: QtBot, data_dir: Path) -> tuple[MainWindow, StandInEngine]:
@@ -24,6 +37,7 @@ def make_window(qtbot: QtBot, data_dir: Path) -> tuple[MainWindow, StandInEngine
     bridge = EngineBridge()
     window = MainWindow(AppSettings(data_dir), runner, bridge)
     window.confirm_quit = lambda: True  # no modal question when qtbot closes it
+    window.confirm = Answers()
     qtbot.addWidget(window)
     engine = StandInEngine()
     bridge.attach(engine)
@@ -119,7 +133,8 @@ def test_history_lists_done_transfers(qtbot: QtBot, tmp_path: Path, data_dir: Pa
     qtbot.waitUntil(lambda: window.model.rowCount() == 1, timeout=3000)
     dialog = window.open_history()
     assert isinstance(dialog, HistoryDialog)
-    assert dialog.table.rowCount() == 1 and "0123456789ab" in dialog.table.item(0, 4).text()
+    model = dialog.table.model()
+    assert model.rowCount() == 1 and "0123456789ab" in model.index(0, 4).data()
     dialog.table.selectRow(0)
     dialog.copy_selected()
     assert QApplication.clipboard().text().endswith("#0123456789ab/k")
@@ -127,10 +142,12 @@ def test_history_lists_done_transfers(qtbot: QtBot, tmp_path: Path, data_dir: Pa
 
 
 def test_settings_stay_in_the_test_dir(isolated_settings: Path, data_dir: Path) -> None:
+    """A data dir of its own (SGSEND_DATA_DIR) keeps its preferences in it, not in ~/.config/SGraph."""
     settings = AppSettings(data_dir)
     settings.save(Preferences(workers=5))
-    assert Path(settings.qsettings.fileName()).is_relative_to(isolated_settings)
-    assert any(isolated_settings.rglob("*.ini"))
+    assert Path(settings.qsettings.fileName()) == data_dir / "preferences.ini"
+    assert (data_dir / "preferences.ini").exists()
+    assert AppSettings(data_dir).load().workers == 5
 
 
 def test_close_without_tray_asks_when_transfers_run(qtbot: QtBot, tmp_path: Path, data_dir: Path) -> None:
@@ -183,7 +200,7 @@ def test_without_a_tray_notifications_show_in_the_status_bar(qtbot: QtBot, data_
     qtbot.addWidget(window)
     tray = TrayController(window)
     window.show()
-    window.notification.emit("Downloaded", "report.pdf was downloaded by the recipient.", False)
+    window.notification.emit("Downloaded", "report.pdf was downloaded by the recipient.", False, "")
     assert "report.pdf was downloaded by the recipient." in window.statusBar().currentMessage()
     assert tray.messages[-1][0] == "Downloaded"
     window.confirm_quit = lambda: True

@@ -82,7 +82,7 @@ def test_a_resumed_single_download_renews_its_expired_url(
         link, transfer_id = send_once(sender, source, max_downloads=1)
         receiver = make_engine(server.url, data_dir=tmp_path / "receiver", download_limit_bps=6 * MiB)
         local = receiver.receive(link, dest_dir=tmp_path / "out")
-        wait_for(lambda: sum(r.state == "done" for r in receiver.journal.ranges(local)) >= 1, 60, "a range")
+        wait_for(lambda: receiver.journal.get(local).decrypted_to > 0, 60, "a resume point")
         receiver.pause(local)
         wait_state(receiver, local, [TransferState.PAUSED])
         time.sleep(2.5)  # the URL has expired; info now says "exhausted" (this download used the grant)
@@ -101,11 +101,11 @@ def test_a_refused_ticket_falls_back_to_a_new_download_url(
     caplog.set_level(logging.INFO, logger="sgsend_desktop")
     with running_server(tmp_path / "server", extra_args=SHORT_URLS) as server:
         sender = make_engine(server.url, data_dir=tmp_path / "sender")
-        source = make_file(tmp_path / "forged.bin", 12 * MiB, seed=23)
+        source = make_file(tmp_path / "forged.bin", 40 * MiB, seed=23)
         link, transfer_id = send_once(sender, source, max_downloads=0)
         receiver = make_engine(server.url, data_dir=tmp_path / "receiver", download_limit_bps=6 * MiB)
         local = receiver.receive(link, dest_dir=tmp_path / "out")
-        wait_for(lambda: sum(r.state == "done" for r in receiver.journal.ranges(local)) >= 1, 60, "a range")
+        wait_for(lambda: receiver.journal.get(local).decrypted_to > 0, 60, "a resume point")
         receiver.pause(local)
         wait_state(receiver, local, [TransferState.PAUSED])
         receiver.journal.update(local, download_ticket="AAAA.BBBB", download_url_expires=time.time() - 10)
@@ -159,7 +159,7 @@ def test_a_v2_journal_gains_the_ticket_column(tmp_path: Path) -> None:
     db.commit()
     db.close()
     journal = Journal(tmp_path / "v2.sqlite3")
-    assert journal.schema_version == SCHEMA_VERSION == 3
+    assert journal.schema_version == SCHEMA_VERSION >= 3
     row = journal.get("old")
     assert row.download_ticket is None and row.download_url == "http://h/u"
     journal.update("old", download_ticket="secret-ticket")

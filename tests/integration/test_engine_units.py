@@ -14,7 +14,7 @@ import pytest
 
 from sgsend_desktop.core.api import Capabilities
 from sgsend_desktop.core.bandwidth import BandwidthLimiter
-from sgsend_desktop.core.download import _Prefix, plan_ranges
+from sgsend_desktop.core.download import _Span, _Window
 from sgsend_desktop.core.errors import (
     CancelledError,
     IllegalTransitionError,
@@ -23,7 +23,7 @@ from sgsend_desktop.core.errors import (
     TransientError,
 )
 from sgsend_desktop.core.events import parse_sse
-from sgsend_desktop.core.journal import SCHEMA_VERSION, Journal, RangeRow
+from sgsend_desktop.core.journal import SCHEMA_VERSION, Journal
 from sgsend_desktop.core.model import Direction, TransferState
 from sgsend_desktop.core.retry import RetryPolicy, call_with_retry
 from sgsend_desktop.core.secrets import SecretStore
@@ -152,29 +152,92 @@ def test_sse_parser_reads_ids_types_and_skips_comments() -> None:
     assert events[0].data["bytes_confirmed"] == 10
 
 
-def test_download_prefix_follows_out_of_order_ranges_and_failures() -> None:
-    """The decryptor of a download follows the contiguous prefix of finished ranges."""
-    spans = plan_ranges(0, 40, 10)
-    rows = [RangeRow(a, b, "done" if a == 10 else "pending", 0) for a, b in spans]  # resumed: one done
-    prefix = _Prefix(rows)
-    stop = threading.Event()
-    assert prefix.wait_beyond(-1, stop) == (0, None)
-    prefix.done(20)
-    prefix.done(0)  # 0, 10 and 20 are contiguous now
-    assert prefix.wait_beyond(0, stop) == (30, None)
-    ended: list[tuple[int, BaseException | None]] = []
-    waiter = threading.Thread(target=lambda: ended.append(prefix.wait_beyond(30, stop)))
+def test_download_window_orders_bytes_and_bounds_what_is_in_flight() -> None:
+    """A receive's window: one span until the first answer tells the size, then spans only while they
+    end within slots x range size of the durable resume point, each in its slot of one ring; the
+    decryptor takes the bytes in payload order, whatever arrived first."""
+    stop, abort = threading.Event(), threading.Event()
+    window = _Window(0, None, slots=2, stop=stop, abort=abort, range_size=10)
+    first = window.take()
+    assert first is not None and (first.start, first.end) == (0, 10)
+    taken: list[_Span | None] = []
+    waiter = threading.Thread(target=lambda: taken.append(window.take()))
     waiter.start()
-    time.sleep(0.05)
-    assert not ended  # blocked until the next range finishes
-    prefix.done(30)
+    time.sleep(0.1)
+    assert not taken  # the size is not known yet: nobody else fetches
+    window.set_total(35, ranged=True)
     waiter.join(5)
-    assert ended == [(40, None)]
-    failing = _Prefix([RangeRow(a, b, "pending", 0) for a, b in spans])
-    error = TransientError("range 10 gave up")
-    threading.Timer(0.05, failing.fail, (error,)).start()
-    assert failing.wait_beyond(0, stop) == (0, error)  # a worker's failure wakes the decryptor
-    failing.fail(None)
-    assert failing.wait_beyond(0, stop) == (0, error)  # the first error is kept
-    stop.set()
-    assert _Prefix(rows).wait_beyond(0, stop) == (0, None)  # a stop request wakes it too
+    second = taken[0]
+    assert second is not None and (second.start, second.end) == (10, 20)
+    blocked = threading.Thread(target=lambda: taken.append(window.take()))
+    blocked.start()
+    time.sleep(0.1)
+    assert len(taken) == 1  # 20-30 would end 30 bytes past the durable point (2 slots of 10)
+
+    def put(span: _Span, data: bytes) -> None:
+        space = window.space(span)
+        space[:len(data)] = data
+        window.filled(span, len(data))
+
+    put(second, b"b" * 10)
+    put(first, b"a" * 4)
+    span, view = window.next_view(100)
+    assert span is first and bytes(view) == b"a" * 4  # in payload order, whatever arrived first
+    assert not window.release(first, 4)
+    put(first, b"a" * 6)
+    span, view = window.next_view(3)
+    assert bytes(view) == b"aaa" and not window.release(first, 3)  # at most what was asked for
+    span, view = window.next_view(100)
+    assert bytes(view) == b"aaa" and window.release(first, 3)
+    span, view = window.next_view(100)
+    assert span is second and bytes(view) == b"b" * 10 and window.release(second, 10)
+    window.durable_to(10)
+    blocked.join(5)
+    third = taken[1]
+    assert third is not None and (third.start, third.end) == (20, 30)
+    assert third.slot.obj is first.slot.obj  # the same ring, first's slot again (first is done)
+    window.durable_to(20)
+    last = window.take()
+    assert last is not None and (last.start, last.end) == (30, 35)
+    assert window.take() is None  # every span is handed out
+    error = TransientError("range 20 gave up")
+    threading.Timer(0.05, window.fail, (error,)).start()
+    with pytest.raises(TransientError, match="gave up"):
+        window.next_view(100)  # a worker's failure wakes the decryptor
+    other = _Window(0, 100, slots=1, stop=stop, abort=abort, range_size=10)
+    assert other.take() is not None
+    threading.Timer(0.05, stop.set).start()
+    assert other.take() is None  # a stop request wakes a worker waiting for room
+    with pytest.raises(CancelledError):
+        other.next_view(100)
+
+
+def test_download_window_slot_is_circular_for_a_store_that_ignores_range() -> None:
+    """A store that ignores Range sends the whole payload in one answer: its span goes round its slot,
+    waiting for the decryptor to make room, and the bytes still come out in order."""
+    stop, abort = threading.Event(), threading.Event()
+    window = _Window(0, None, slots=2, stop=stop, abort=abort, range_size=8)
+    span = window.take()
+    assert span is not None
+    window.set_total(30, ranged=False)
+    assert span.end == 30 and window.take() is None
+    payload = bytes(range(30))
+    got = bytearray()
+
+    def decrypt() -> None:
+        while len(got) < len(payload):
+            taken, view = window.next_view(5)
+            got.extend(view)
+            window.release(taken, len(view))
+
+    reader = threading.Thread(target=decrypt)
+    reader.start()
+    sent = 0
+    while sent < len(payload):
+        space = window.space(span)  # waits while the slot holds 8 bytes not yet decrypted
+        count = min(len(space), 3, len(payload) - sent)
+        space[:count] = payload[sent:sent + count]
+        window.filled(span, count)
+        sent += count
+    reader.join(5)
+    assert bytes(got) == payload

@@ -1,7 +1,9 @@
-"""kill -9 mid-upload / mid-download, then `sgsend resume`: byte-identical, confirmed parts not re-sent."""
+"""kill -9 mid-upload / mid-download, then `sgsend resume`: byte-identical, confirmed parts not re-sent,
+and a receive fetches again at most the ranges that were in memory."""
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 import subprocess
@@ -13,7 +15,7 @@ import httpx
 import pytest
 
 from sgsend_desktop.core import crypto
-from sgsend_desktop.core.download import partial_path, plain_path
+from sgsend_desktop.core.download import RANGE_SIZE, partial_path, plain_path
 from sgsend_desktop.core.engine import TransferEngine
 from sgsend_desktop.core.journal import Journal
 from sgsend_desktop.core.model import Direction, TransferState
@@ -75,7 +77,7 @@ def test_kill9_send_then_resume_resends_only_missing_parts(disk_server: ServerPr
     assert sha256(saved) == sha256(source)
 
 
-def test_kill9_get_then_resume_fetches_only_missing_ranges(
+def test_kill9_get_then_resume_fetches_only_what_was_not_written(
         disk_server: ServerProc, make_engine: Callable[..., TransferEngine], tmp_path: Path) -> None:
     sender = make_engine(disk_server.url, data_dir=tmp_path / "sender")
     source = make_file(tmp_path / "download.bin", 60 * MiB, seed=9)
@@ -87,23 +89,25 @@ def test_kill9_get_then_resume_fetches_only_missing_ranges(
     proc = start_cli(["get", snap.share_link, "-o", str(out), "--limit", "12M"], data, disk_server.url)
     journal_file = data / "journal.sqlite3"
     try:
-        wait_for(lambda: _count(journal_file, "SELECT COUNT(*) FROM ranges WHERE state='done'") >= 3,
-                 timeout=60, what="3 finished ranges")
+        wait_for(lambda: _count(journal_file, "SELECT MAX(decrypted_to) FROM transfers") >= 3 * RANGE_SIZE,
+                 timeout=60, what="3 ranges decrypted and synced")
     finally:
         proc.kill()
         proc.wait(timeout=10)
     journal = Journal(journal_file)
     [row] = [r for r in journal.all() if r.direction is Direction.RECEIVE]
-    ranges = journal.ranges(row.id)
-    pending = [r for r in ranges if r.state != "done"]
     journal.close()
-    assert pending and len(pending) < len(ranges)
+    assert row.payload_size and 0 < row.decrypted_to < row.payload_size
+    assert 0 < row.content_written < row.decrypted_to  # content: the envelope header and IV are not in it
     assert not any(p.name == source.name for p in out.iterdir())  # no final file before verification
-    # decryption overlaps the download: the unverified plaintext of the finished prefix is in a hidden
-    # temp file, which a resume re-derives from the .part file (a stale, longer one is truncated)
-    plain = plain_path(out, row.id)
-    assert plain.exists() and partial_path(out, row.id).exists()
-    with plain.open("ab") as stale:
+    # one file only, the plaintext (written once: there is no ciphertext copy), at least as long as the
+    # journal's resume point; a resume cuts what lies past it (a stale, longer one included)
+    partial = partial_path(out, row.id)
+    assert sorted(p.name for p in out.iterdir()) == [partial.name]
+    assert partial.stat().st_size >= row.content_written
+    with partial.open("rb") as written, source.open("rb") as original:
+        assert written.read(row.content_written) == original.read(row.content_written)
+    with partial.open("ab") as stale:
         stale.write(b"\xff" * (70 * MiB))
     gets_before = test_stats(disk_server)["range_gets"]
 
@@ -111,7 +115,9 @@ def test_kill9_get_then_resume_fetches_only_missing_ranges(
     assert resumed.returncode == 0, resumed.stderr
     saved = Path(resumed.stdout.strip())
     assert saved.name == source.name and sha256(saved) == sha256(source)
-    assert test_stats(disk_server)["range_gets"] - gets_before == len(pending)
+    # the resume fetched the ranges from its resume point on, once each
+    assert test_stats(disk_server)["range_gets"] - gets_before <= math.ceil(
+        (row.payload_size - row.decrypted_to) / RANGE_SIZE)
     info = httpx.get(f"{disk_server.url}/api/transfers/info/{snap.transfer_id}").json()
     assert info["download_count"] == 1  # the stored download URL was reused: no second download counted
     assert sorted(p.name for p in out.iterdir()) == [source.name]  # the partial file is gone
@@ -152,8 +158,8 @@ def test_changed_source_is_refused_on_resume(disk_server: ServerProc,
 
 def test_pause_while_decrypting_keeps_the_part_file_and_resumes(
         disk_server: ServerProc, make_engine: Callable[..., TransferEngine], tmp_path: Path) -> None:
-    """Pausing mid-download stops the range workers and the decryptor that follows them: the .part file
-    and its journaled ranges stay, the unverified plaintext goes; resuming finishes byte-identical."""
+    """Pausing mid-download stops the range workers and the decryptor; the partial plaintext file and the
+    journal's resume point (everything decrypted so far, synced) stay; resuming finishes byte-identical."""
     sender = make_engine(disk_server.url, data_dir=tmp_path / "sender")
     source = make_file(tmp_path / "paused.bin", 40 * MiB, seed=11)
     [sent] = sender.send([source])
@@ -162,20 +168,21 @@ def test_pause_while_decrypting_keeps_the_part_file_and_resumes(
     receiver = make_engine(disk_server.url, data_dir=tmp_path / "receiver", download_limit_bps=12 * MiB)
     out = tmp_path / "out"
     local = receiver.receive(snap.share_link, dest_dir=out)
-    wait_for(lambda: sum(r.state == "done" for r in receiver.journal.ranges(local)) >= 2, 60, "2 ranges")
-    assert plain_path(out, local).exists()  # the decryptor is following the finished prefix
+    wait_for(lambda: receiver.journal.get(local).decrypted_to >= 2 * RANGE_SIZE, 60, "2 ranges decrypted")
     receiver.pause(local)
     assert wait_state(receiver, local, [TransferState.PAUSED]).state is TransferState.PAUSED
-    wait_for(lambda: not plain_path(out, local).exists(), 10, "the plaintext temp file removed")
+    row = receiver.journal.get(local)
     assert [p.name for p in out.iterdir()] == [partial_path(out, local).name]
-    done_before = sum(r.state == "done" for r in receiver.journal.ranges(local))
-    assert done_before >= 2
+    assert partial_path(out, local).stat().st_size == row.content_written  # saved up to where it stopped
+    assert row.decrypted_to >= 2 * RANGE_SIZE
+    assert receiver.snapshot(local).bytes_done == row.decrypted_to  # what a resume starts from
     receiver.set_limits(download_limit_bps=None)
     receiver.resume(local)
     final = wait_state(receiver, local, FINISHED)
     assert final.state is TransferState.DONE and final.saved_path
     assert sha256(Path(final.saved_path)) == sha256(source)
     assert sorted(p.name for p in out.iterdir()) == [source.name]
+    assert not plain_path(out, local).exists()
 
 
 def test_after_a_reboot_a_reused_pid_does_not_hold_the_transfer(disk_server: ServerProc,
@@ -210,10 +217,11 @@ def test_after_a_reboot_a_reused_pid_does_not_hold_the_transfer(disk_server: Ser
     assert sha256(Path(got.stdout.strip())) == sha256(source)
 
 
-def test_resume_with_every_range_on_disk_asks_for_no_new_download(
+def test_resume_with_every_byte_on_disk_asks_for_no_new_download(
         disk_server: ServerProc, make_engine: Callable[..., TransferEngine], tmp_path: Path) -> None:
-    """Killed while decrypting, resumed after the download URL expired, on a max_downloads=1 transfer:
-    all bytes are on disk, so no new download-url (which would count a 2nd download and be refused)."""
+    """Killed after the last byte was decrypted and journaled (with the tag), before the rename; resumed
+    after the download URL expired, on a max_downloads=1 transfer: no new download-url (which would count
+    a 2nd download and be refused), the tag is checked and the file appears."""
     from sgsend_desktop.core.model import TransferOptions
 
     sender = make_engine(disk_server.url, data_dir=tmp_path / "sender")
@@ -224,25 +232,29 @@ def test_resume_with_every_range_on_disk_asks_for_no_new_download(
     receiver = make_engine(disk_server.url, data_dir=tmp_path / "receiver", download_limit_bps=8 * MiB)
     out = tmp_path / "out"
     local = receiver.receive(snap.share_link, dest_dir=out)
-    wait_for(lambda: sum(r.state == "done" for r in receiver.journal.ranges(local)) >= 1, 60, "a range")
+    wait_for(lambda: receiver.journal.get(local).decrypted_to > 0, 60, "a resume point")
     receiver.pause(local)
     wait_state(receiver, local, [TransferState.PAUSED])
     row = receiver.journal.get(local)
-    assert row.download_url
-    # finish the remaining ranges "before the crash", as the range workers would have
-    with open(partial_path(out, local), "r+b") as part:
-        for span in receiver.journal.ranges(local):
-            if span.state != "done":
-                got = httpx.get(row.download_url, headers={"Range": f"bytes={span.start}-{span.end - 1}"})
-                assert got.status_code == 206
-                part.seek(span.start)
-                part.write(got.content)
-                receiver.journal.range_done(local, span.start)
-    receiver.journal.update(local, download_url_expires=time.time() - 10)  # the URL has expired since
+    assert row.download_url and row.payload_size and row.envelope_head is not None and row.iv
+    # decrypt the rest "before the crash", as the job would have, and journal its last resume point
+    payload = httpx.get(row.download_url, headers={"Range": f"bytes={row.decrypted_to}-"}).content
+    decryptor = crypto.StreamDecryptor.resume(
+        crypto.resolve_key(receiver.secrets.get(local) or ""), row.payload_size, bytes.fromhex(row.iv),
+        bytes.fromhex(row.envelope_head), [partial_path(out, local).read_bytes()[:row.content_written]])
+    body = payload[:-crypto.TAG_SIZE]
+    with open(partial_path(out, local), "r+b") as partial:
+        partial.seek(row.content_written)
+        partial.write(bytes(decryptor.feed(body)))
+    receiver.journal.update(local, decrypted_to=decryptor.offset, content_written=decryptor.content,
+                            payload_tag=payload[-crypto.TAG_SIZE:].hex(),
+                            download_url_expires=time.time() - 10)  # and the URL has expired since
     info = httpx.get(f"{disk_server.url}/api/transfers/info/{snap.transfer_id}").json()
     assert info["downloads_remaining"] == 0  # a new download-url would be refused
+    gets_before = test_stats(disk_server)["range_gets"]
     receiver.set_limits(download_limit_bps=None)
     receiver.resume(local)
     final = wait_state(receiver, local, FINISHED)
     assert final.state is TransferState.DONE, final.error
     assert sha256(Path(final.saved_path or "")) == sha256(source)
+    assert test_stats(disk_server)["range_gets"] == gets_before  # nothing fetched

@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
 )
 
 from sgsend_desktop.core.errors import LinkError
+from sgsend_desktop.gui.colors import ToneLabel
+from sgsend_desktop.gui.formatting import link_error_text
 
 
 def _parse(text: str, key: str | None) -> object:
@@ -59,15 +61,16 @@ class OpenLinkDialog(QDialog):
             "Only if the link has no key (e.g. apple-mango-5623 or 43 characters)"
         )
         self.key_edit.setAccessibleName("Key (optional)")
-        self.error_label = QLabel("")
+        self.error_label = ToneLabel("", "error")
         self.error_label.setWordWrap(True)
         self.error_label.setAccessibleName("Link error")
-        self.error_label.setStyleSheet("color: rgb(214, 69, 65);")
         self.error_label.hide()
 
         form = QFormLayout()
-        form.addRow("&Link:", self.link_edit)
-        form.addRow("&Key:", self.key_edit)
+        for text, field in (("&Link:", self.link_edit), ("&Key:", self.key_edit)):
+            label = QLabel(text)
+            label.setBuddy(field)
+            form.addRow(label, field)
 
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -106,7 +109,7 @@ class OpenLinkDialog(QDialog):
         try:
             parsed = self._validate(self.link, self.key)
         except LinkError as error:
-            self._show_error(str(error))
+            self._show_error(link_error_text(error))
             return
         if getattr(parsed, "has_key", True) is False:  # a link-only link: the key field is right here
             self._show_error(

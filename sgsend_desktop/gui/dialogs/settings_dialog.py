@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
@@ -19,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sgsend_desktop.gui.colors import ToneLabel
 from sgsend_desktop.gui.settings import Preferences
 
 
@@ -34,6 +37,8 @@ def _limit_spin(name: str, value: int) -> QSpinBox:
 
 
 class SettingsDialog(QDialog):
+    check_token_requested = Signal(str, str)  # server URL, token: the window asks the server, off-thread
+
     def __init__(self, prefs: Preferences, token: str | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
@@ -62,7 +67,24 @@ class SettingsDialog(QDialog):
         server_form = QFormLayout(server_box)
         server_form.addRow("Server &URL:", self.server_edit)
         server_form.addRow("", self.lan_check)
-        server_form.addRow("Access &token:", self.token_edit)
+        self.check_button = QPushButton("Check")
+        self.check_button.setAccessibleName("Check the access token with the server")
+        self.check_button.setToolTip(
+            "Ask the server whether the token is valid and how many uses it has left"
+        )
+        self.check_button.clicked.connect(self.request_check)
+        self.token_status = ToneLabel("")
+        self.token_status.setWordWrap(True)
+        self.token_status.setAccessibleName("Access token status")
+        token_row = QHBoxLayout()
+        token_row.addWidget(self.token_edit, 1)
+        token_row.addWidget(self.check_button)
+        token_label = QLabel("Access &token:")
+        token_label.setBuddy(self.token_edit)
+        server_form.addRow(token_label, token_row)
+        server_form.addRow("", self.token_status)
+        self.server_edit.textChanged.connect(lambda _t: self._token_changed())
+        self.token_edit.textChanged.connect(lambda _t: self._token_changed())
 
         self.workers_spin = QSpinBox()
         self.workers_spin.setRange(1, 16)
@@ -86,7 +108,9 @@ class SettingsDialog(QDialog):
         transfers_form.addRow("Parallel &connections:", self.workers_spin)
         transfers_form.addRow("&Upload limit:", self.upload_spin)
         transfers_form.addRow("&Download limit:", self.download_spin)
-        transfers_form.addRow("Download &folder:", folder_row)
+        folder_label = QLabel("Download &folder:")
+        folder_label.setBuddy(self.folder_edit)
+        transfers_form.addRow(folder_label, folder_row)
         transfers_form.addRow(self.resume_check)
 
         self.tray_check = QCheckBox("Keep transfers running in the tray when the window is closed")
@@ -104,6 +128,26 @@ class SettingsDialog(QDialog):
         layout.addWidget(transfers_box)
         layout.addWidget(self.tray_check)
         layout.addWidget(buttons)
+        self._token_changed()
+
+    def _token_changed(self) -> None:
+        local = not self.server_edit.text().strip()
+        self.check_button.setEnabled(not local and bool(self.token_edit.text().strip()))
+        self.token_status.setText(
+            "The local server on this computer uses its own token: nothing to enter here." if local else ""
+        )
+
+    def request_check(self) -> None:
+        server, token = self.server_edit.text().strip().rstrip("/"), self.token_edit.text().strip()
+        if server and token:
+            self.token_status.setText("Checking with the server…")
+            self.check_button.setEnabled(False)
+            self.check_token_requested.emit(server, token)
+
+    def show_token_status(self, text: str) -> None:
+        """The server's answer (``TokenStatus.message``: valid, uses left...)."""
+        self._token_changed()
+        self.token_status.setText(text)
 
     def _choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Download folder", self.folder_edit.text())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sgsend_desktop.server.meta import TransferMeta
 
@@ -121,6 +121,17 @@ class TransferStore(abc.ABC):
         """Remove crash leftovers last changed before ``older_than`` (temp files, records never written);
         returns how many. Stores without any have nothing to do."""
         return 0
+
+    # --- small server records (token use counts, tokens.py) ---------------------------------------------
+    @abc.abstractmethod
+    def load_record(self, name: str) -> dict[str, Any] | None:
+        """A small JSON record of the server's own (``token-usage/<hex>``); None when there is none."""
+
+    @abc.abstractmethod
+    def update_record(self, name: str, change: Callable[[dict[str, Any]], T]) -> tuple[dict[str, Any], T]:
+        """Read-modify-write one record atomically, starting from ``{}`` when there is none (concurrent
+        updates, also from other processes on the same store, are never lost); ``change`` may raise to
+        abort (nothing written)."""
 
     # --- secrets ----------------------------------------------------------------------------------
     @abc.abstractmethod

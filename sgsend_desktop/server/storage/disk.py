@@ -10,6 +10,7 @@ gone (a 404), never a file left behind in a half-deleted directory.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -19,12 +20,18 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sgsend_desktop.server.meta import TransferMeta
 from sgsend_desktop.server.signing import UrlSigner, load_or_create_secret
 from sgsend_desktop.server.storage.base import PayloadWriter, StoredPart, StoreError, T, TransferStore
+from sgsend_desktop.server.tokens import check_record_name
 from sgsend_desktop.server.validation import TRANSFER_ID
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: the in-process lock only
+    fcntl = None  # type: ignore[assignment]
 
 READ_CHUNK = 1024 * 1024
 GONE = "The transfer or its upload was removed while this request was writing to it"
@@ -373,3 +380,45 @@ class DiskStore(TransferStore):
     def ticket_secret(self) -> bytes:
         """The URL-signing secret (``signing.key``); tickets derive a key of their own from it."""
         return self.signer.secret
+
+    # --- small server records -----------------------------------------------------------------------
+    def _record_path(self, name: str) -> Path:
+        return self.root / f"{check_record_name(name)}.json"
+
+    def load_record(self, name: str) -> dict[str, Any] | None:
+        try:
+            with open(self._record_path(name), encoding="utf-8") as handle:
+                data = json.load(handle)
+        except FileNotFoundError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    def update_record(self, name: str, change: Callable[[dict[str, Any]], T]) -> tuple[dict[str, Any], T]:
+        """Under this process's lock and an exclusive ``flock`` of ``<dir>/.lock`` (another process on the
+        same data dir waits); the new record replaces the old one atomically (temp file, fsync, rename)."""
+        path = self._record_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock, _file_lock(path.parent / ".lock"):
+            record = self.load_record(name) or {}
+            result = change(record)
+            temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+            try:
+                with open(temp, "w", encoding="utf-8") as handle:
+                    json.dump(record, handle)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(temp, path)
+            finally:
+                temp.unlink(missing_ok=True)
+            return record, result
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # drops the lock

@@ -21,12 +21,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sgsend_desktop.server.config import S3Settings
 from sgsend_desktop.server.meta import TransferMeta
 from sgsend_desktop.server.storage.base import PayloadWriter, StoredPart, StoreError, T, TransferStore
+from sgsend_desktop.server.tokens import check_record_name
 from sgsend_desktop.server.validation import TRANSFER_ID
 
 READ_CHUNK = 1024 * 1024
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 CAS_ATTEMPTS = 20
 TICKET_SECRET_KEY = "server/ticket-secret"  # under the prefix; 32 random bytes shared by all processes
+
+
+_BUSY_CODES = frozenset({"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout"})
 
 
 def _code(error: ClientError) -> str:
@@ -243,6 +247,10 @@ class S3Store(TransferStore):
         except ClientError as error:
             if _code(error) == "NoSuchUpload":
                 raise StoreError(404, "No such upload") from None
+            if _status(error) >= 500 or _status(error) == 429 or _code(error) in _BUSY_CODES:
+                # the store is busy or failing, not the client wrong: a 503 the client retries
+                raise StoreError(503, f"The store is busy assembling the parts ({_code(error)}); "
+                                      f"try again shortly") from None
             raise StoreError(400, f"The store refused to assemble the parts: {_code(error)}") from None
         return str(response.get("ETag", ""))
 
@@ -303,6 +311,44 @@ class S3Store(TransferStore):
     def download_url(self, transfer_id: str, base_url: str, expiry: int) -> str:
         params = {"Bucket": self.bucket, "Key": self._key(transfer_id, "payload")}
         return str(self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expiry))
+
+    # --- small server records -----------------------------------------------------------------------
+    def _record_key(self, name: str) -> str:
+        return f"{self.prefix}server/{check_record_name(name)}.json"
+
+    def _get_record(self, name: str) -> tuple[dict[str, Any], str] | None:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._record_key(name))
+        except ClientError as error:
+            if _code(error) in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise
+        data = json.loads(response["Body"].read())
+        return (data if isinstance(data, dict) else {}), str(response["ETag"])
+
+    def load_record(self, name: str) -> dict[str, Any] | None:
+        found = self._get_record(name)
+        return found[0] if found else None
+
+    def update_record(self, name: str, change: Callable[[dict[str, Any]], T]) -> tuple[dict[str, Any], T]:
+        """Compare-and-swap, as ``update``: ``If-None-Match: *`` for a new record, ``If-Match`` after."""
+        for _ in range(CAS_ATTEMPTS):
+            found = self._get_record(name)
+            record, condition = (found[0], {"IfMatch": found[1]}) if found else ({}, {"IfNoneMatch": "*"})
+            result = change(record)
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=self._record_key(name),
+                                       Body=json.dumps(record).encode(), ContentType="application/json",
+                                       **condition)
+            except ClientError as error:
+                if _code(error) in ("PreconditionFailed", "ConditionalRequestConflict") or _status(error) in (
+                    409,
+                    412,
+                ):
+                    continue
+                raise
+            return record, result
+        raise StoreError(503, "Token validation service unavailable (the usage record is busy); try again")
 
     # --- secrets ----------------------------------------------------------------------------------
     def ticket_secret(self) -> bytes:

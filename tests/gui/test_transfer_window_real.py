@@ -1,0 +1,210 @@
+"""Issue 11 (and 12's front end) on the real window, the real engine and a real `sgsend serve`: several
+files as one link, cancel → start again, delete from server, the send's limits after sending, welcome
+links and their access token, unpacking a received zip, the token's remaining uses in Settings."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from pytestqt.qtbot import QtBot
+
+from sgsend_desktop.core.engine import TransferEngine
+from sgsend_desktop.core.model import Direction, TransferState
+from sgsend_desktop.gui.drop_zone import deliver_drop
+from sgsend_desktop.gui.queue_model import Column
+from sgsend_desktop.gui.rules import Question
+from sgsend_desktop.gui.settings import AppSettings
+from tests.gui.real_app import cli, rows, sha256_of, start_desktop, wait_state, write_random
+from tests.helpers.servers import ServerProc, running_server
+
+MiB = 1024 * 1024
+TOKEN = "alice-7f3k2q-welcome"
+
+
+class Yes:
+    def __init__(self) -> None:
+        self.asked: list[Question] = []
+
+    def __call__(self, question: Question) -> bool:
+        self.asked.append(question)
+        return True
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc]:
+    with running_server(tmp_path_factory.mktemp("serve")) as proc:
+        yield proc
+
+
+def _band_point(window) -> tuple[object, QPoint]:  # type: ignore[no-untyped-def]
+    """Where the drop overlay's "one link for all" band is, as (widget under it, point in it)."""
+    window.drop_overlay.setGeometry(window.centralWidget().geometry())
+    overlay = window.drop_overlay
+    point = window.mapFromGlobal(overlay.mapToGlobal(overlay.band_rect().center()))
+    target = window.childAt(point) or window
+    return target, target.mapFrom(window, point)
+
+
+def test_several_files_as_one_link_download_as_one_zip_that_unpacks(
+    qtbot: QtBot, server: ServerProc, tmp_path: Path, data_dir: Path
+) -> None:
+    report = write_random(tmp_path / "report.pdf", 300_000)
+    photo = write_random(tmp_path / "photo.jpg", 2 * MiB)
+    downloads = tmp_path / "downloads"
+    desktop = start_desktop(qtbot, data_dir, server.url, downloads)
+    try:
+        window = desktop.window
+        window.confirm = Yes()
+        target, point = _band_point(window)
+        assert deliver_drop(target, [report, photo], point)  # dropped on "One link for all"
+        qtbot.waitUntil(lambda: len(rows(desktop)) == 1, timeout=10_000)
+        bundle = wait_state(qtbot, desktop, rows(desktop)[0].id, TransferState.DONE)
+        assert bundle.name == "report and 1 more.zip" and bundle.item_count == 2 and bundle.share_link
+        window.select_transfer(bundle.id)
+        assert "2 items in one zip" in window.details.subtitle.text()
+
+        got = cli(["get", bundle.share_link, "-o", str(tmp_path / "got")], tmp_path / "cli-receiver")
+        assert got.returncode == 0, got.stderr
+        with zipfile.ZipFile(tmp_path / "got" / "report and 1 more.zip") as zf:
+            assert sorted(zf.namelist()) == ["report and 1 more/photo.jpg", "report and 1 more/report.pdf"]
+            assert zf.read("report and 1 more/photo.jpg") == photo.read_bytes()
+
+        # the same link received in the window: a zip, which the details panel offers to unpack
+        dialog = window.open_link_dialog(bundle.share_link)
+        qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: len(rows(desktop, Direction.RECEIVE)) == 1, timeout=10_000)
+        received = wait_state(qtbot, desktop, rows(desktop, Direction.RECEIVE)[0].id, TransferState.DONE)
+        window.select_transfer(received.id)
+        details = window.details
+        assert details.unpack_button.isVisible() and window.actions_.unpack.isEnabled()
+        unpack_into = tmp_path / "unpacked"
+        window.choose_unpack_folder = lambda default: unpack_into if default == downloads else None
+        qtbot.mouseClick(details.unpack_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(details.unpack_label.isVisible, timeout=20_000)
+        assert "Unpacked 2 files" in details.unpack_label.text()
+        folder = unpack_into / "report and 1 more"
+        assert sha256_of(folder / "photo.jpg") == sha256_of(photo)
+        assert sha256_of(folder / "report.pdf") == sha256_of(report)
+    finally:
+        desktop.close_now()
+
+
+def test_cancel_asks_then_start_again_and_delete_from_server_asks_and_says_so(
+    qtbot: QtBot, server: ServerProc, tmp_path: Path, data_dir: Path
+) -> None:
+    source = write_random(tmp_path / "big.bin", 8 * MiB)
+    desktop = start_desktop(qtbot, data_dir, server.url, tmp_path / "downloads", upload_limit_kbps=1024)
+    try:
+        window = desktop.window
+        answers = Yes()
+        window.confirm = answers
+        window.send_options.max_downloads_spin.setValue(2)
+        window.send_options.expiry_combo.setCurrentIndex(2)  # 1 day
+        assert deliver_drop(window.drop_zone, [source])
+        qtbot.waitUntil(lambda: len(rows(desktop)) == 1, timeout=10_000)
+        first = rows(desktop)[0].id
+        qtbot.waitUntil(lambda: rows(desktop)[0].bytes_done > 0, timeout=20_000)
+        window.select_transfer(first)
+        window.table.setFocus()
+        window.actions_.cancel.trigger()
+        assert answers.asked[-1].title == "Cancel sending “big.bin”?"
+        wait_state(qtbot, desktop, first, TransferState.CANCELLED, 20_000)
+        assert window.details.retry_button.text() == "Start again"
+        window.details.retry_button.click()
+        qtbot.waitUntil(lambda: window.model.row_of(first) == -1 and len(rows(desktop)) == 1, timeout=10_000)
+        again = rows(desktop)[0]
+        assert again.id != first and again.name == "big.bin" and again.max_downloads == 2
+        done = wait_state(qtbot, desktop, again.id, TransferState.DONE, 60_000)
+        assert done.share_link and done.expires_at is not None
+        row = window.model.row_of(done.id)
+        assert window.model.index(row, Column.ETA).data() in ("expires in 24 h", "expires in 23 h")
+
+        got = cli(["get", done.share_link, "-o", str(tmp_path / "got")], tmp_path / "cli-receiver")
+        assert got.returncode == 0, got.stderr
+        qtbot.waitUntil(
+            lambda: window.model.index(row, Column.STATE).data() == "Sent · 1 of 2 downloads", timeout=15_000
+        )
+        window.select_transfer(done.id)
+        assert "Downloaded once · 1 of 2 downloads left" in window.details.facts_label.text()
+
+        qtbot.mouseClick(window.details.delete_button, Qt.MouseButton.LeftButton)
+        assert answers.asked[-1].title == "Delete “big.bin” from the server?"
+        qtbot.waitUntil(lambda: window.model.snapshot_of(done.id).deleted_remote, timeout=10_000)  # type: ignore[union-attr]
+        assert window.model.index(row, Column.STATE).data() == "Deleted from server"
+        assert window.details.deleted_label.isVisible() and not window.details.share_box.isVisible()
+        gone = cli(["get", done.share_link, "-o", str(tmp_path / "got2")], tmp_path / "cli-receiver")
+        assert gone.returncode != 0
+    finally:
+        desktop.close_now()
+    # the deletion is remembered: a relaunch still says so
+    desktop = start_desktop(qtbot, data_dir, server.url, tmp_path / "downloads")
+    try:
+        qtbot.waitUntil(lambda: len(rows(desktop)) == 1, timeout=10_000)
+        assert rows(desktop)[0].deleted_remote
+    finally:
+        desktop.close_now()
+
+
+def _welcome_link(server_url: str, data_dir: Path, payload: str, token: str | None) -> str:
+    """A welcome link as upstream's admin makes it: the access token is the plaintext of a transfer."""
+    source = data_dir.parent / "token.txt"
+    source.write_text(payload)
+    engine = TransferEngine(data_dir, server_url, token=token)
+    engine.start()
+    try:
+        [local_id] = engine.send([source])
+        for _ in range(400):
+            snap = engine.snapshot(local_id)
+            if snap.state is TransferState.DONE:
+                break
+            assert snap.state is not TransferState.FAILED, snap.error
+            import time
+
+            time.sleep(0.05)
+        link = engine.snapshot(local_id).share_link
+    finally:
+        engine.close()
+    assert link and "/download/#" in link
+    return link.replace("/download/#", "/welcome/#")
+
+
+def test_a_welcome_link_asks_then_saves_its_token_and_settings_show_its_uses(
+    qtbot: QtBot, tmp_path: Path, data_dir: Path
+) -> None:
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text(f"alice {TOKEN} 50\n")
+    with running_server(tmp_path / "serve", extra_args=["--tokens", str(tokens)]) as server:
+        welcome = _welcome_link(server.url, tmp_path / "admin", TOKEN, TOKEN)  # its upload used one
+        bogus = _welcome_link(server.url, tmp_path / "admin2", "nobody-has-this-token", TOKEN)
+        desktop = start_desktop(qtbot, data_dir, "", tmp_path / "downloads")  # the local server
+        try:
+            window = desktop.window
+            answers = Yes()
+            window.confirm = answers
+            informed: list[tuple[str, str]] = []
+            window.inform = lambda title, text: informed.append((title, text))
+            window.handle_incoming_link(welcome)
+            host = server.url.split("://", 1)[1]
+            assert answers.asked[-1].title == f"Use the access token from this link for {host}?"
+            qtbot.waitUntil(lambda: bool(informed), timeout=20_000)
+            assert informed[-1][0] == "Access token saved"
+            assert rows(desktop) == []  # no download was queued
+            qtbot.waitUntil(lambda: window.server_label.text() == f"Server: {server.url}", timeout=10_000)
+            assert desktop.window.token == TOKEN and window.prefs.server_url == server.url
+            assert AppSettings(data_dir).load_token() == TOKEN
+
+            dialog = window.open_settings()  # asks check-token by itself: valid, uses left
+            qtbot.waitUntil(lambda: "uses left" in dialog.token_status.text(), timeout=10_000)
+            assert dialog.token_status.text() == "The access token is valid: 48 uses left."
+            dialog.reject()
+
+            window.handle_incoming_link(bogus)  # the server says this token is not valid: refused
+            qtbot.waitUntil(lambda: informed[-1][0] == "Access token not saved", timeout=20_000)
+            assert "not valid" in informed[-1][1]
+            assert AppSettings(data_dir).load_token() == TOKEN
+        finally:
+            desktop.close_now()
