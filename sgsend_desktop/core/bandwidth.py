@@ -33,7 +33,12 @@ class BandwidthLimiter:
         return max(rate / 4.0, 1.0)
 
     def consume(self, amount: int, stop: threading.Event | None = None) -> None:
-        """Take ``amount`` bytes' worth of tokens, sleeping while the bucket is short."""
+        """Take ``amount`` bytes' worth of tokens, sleeping until the bucket has paid for them.
+
+        A caller reserves its piece at once, even into debt, and then waits for the debt to clear: so
+        callers are served in the order they came. (Waiting for the bucket to hold the whole piece
+        starved a large piece forever while others kept taking small ones: a small direct upload stood
+        at 0 % beside a big multipart one.)"""
         while amount > 0:
             with self._lock:
                 rate = self._rate
@@ -43,11 +48,11 @@ class BandwidthLimiter:
                 self._tokens = min(self._capacity(rate), self._tokens + (now - self._stamp) * rate)
                 self._stamp = now
                 take = min(float(amount), self._capacity(rate))
-                if self._tokens >= take:
-                    self._tokens -= take
-                    amount -= int(take)
-                    continue
-                wait = (take - self._tokens) / rate
+                self._tokens -= take
+                amount -= int(take)
+                wait = -self._tokens / rate if self._tokens < 0 else 0.0
+            if wait <= 0:
+                continue
             if stop is not None:
                 if stop.wait(wait):
                     return

@@ -121,6 +121,29 @@ def test_bandwidth_limiter_holds_the_rate() -> None:
     assert time.monotonic() - started < 0.05
 
 
+def test_bandwidth_limiter_serves_a_large_piece_beside_small_greedy_ones() -> None:
+    """A small direct upload (one 300 kB piece) once stood at 0 % for as long as a multipart upload kept
+    taking 16 kB pieces from the same limiter: the bucket never held 300 kB at once."""
+    limiter = BandwidthLimiter(400_000)
+    stop = threading.Event()
+
+    def greedy() -> None:
+        while not stop.is_set():
+            limiter.consume(16_000, stop)
+
+    threads = [threading.Thread(target=greedy, daemon=True) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    limiter.consume(300_000)
+    waited = time.monotonic() - started
+    stop.set()
+    for thread in threads:
+        thread.join(5)
+    assert waited < 2.0, f"the large piece waited {waited:.1f} s"  # its own 0.75 s plus the queue ahead
+
+
 def test_zip_folder_streams_every_file(tmp_path: Path) -> None:
     folder = tmp_path / "photos"
     (folder / "sub").mkdir(parents=True)
