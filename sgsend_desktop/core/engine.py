@@ -56,6 +56,7 @@ POLL_EVERY = 0.5      # journal polling for requests from other processes
 MAX_WATCHERS = 8      # finished sends listened to for downloads over SSE (the newest; see _watch_downloads)
 POLL_DOWNLOADS_EVERY = 60.0  # seconds: download counts of finished sends beyond MAX_WATCHERS...
 MAX_POLLED = 64              # ...of at most this many (the most recently finished)
+FIRST_POLL_AFTER = 2.0       # seconds after the poller starts
 _ACTIVE = (TransferState.PREPARING, TransferState.UPLOADING, TransferState.DOWNLOADING,
            TransferState.COMPLETING)
 
@@ -89,6 +90,12 @@ def _send_facts(row: TransferRow) -> dict[str, Any]:
     return {"max_downloads": int(row.options.get("max_downloads") or 0), "expires_at": expires_at,
             "deleted_remote": bool(row.options.get("deleted_remote")),
             "item_count": len(files) if isinstance(files, list) else 1}
+
+
+def _saved_download_count(row: TransferRow) -> int:
+    """The recipients' downloads last seen for a send (kept in the journal across relaunches)."""
+    count = row.options.get("download_count")
+    return count if isinstance(count, int) else 0
 
 
 def bundle_name(paths: Sequence[Path]) -> str:
@@ -161,6 +168,7 @@ class TransferEngine:
             if self._auto_resume and row.state is TransferState.PAUSED:
                 self.journal.set_state(row.id, TransferState.QUEUED, owner_pid=self._pid, requested=None)
         self._follow_local_server()
+        self._poll_earlier_sends()
         with self._lock:
             if self._scheduler is None:
                 self._scheduler = threading.Thread(target=self._schedule_loop, name="sgsend-scheduler",
@@ -270,7 +278,7 @@ class TransferEngine:
             bytes_done=done, bytes_confirmed=confirmed, speed_bps=speed, eta_seconds=eta,
             transfer_id=row.transfer_id, server_url=self.server_for(row), share_link=share_link,
             link_only=row.link, key_text=key_text, saved_path=row.saved_path, error=row.error,
-            download_count=self._download_counts.get(row.id, 0),
+            download_count=self._download_counts.get(row.id, _saved_download_count(row)),
             live_events=live, created_at=row.created_at, source_path=row.source_path, local_scope=scope,
             reconnect_at=reconnect[0] if reconnect else None,
             reconnect_reason=reconnect[1] if reconnect else None,
@@ -782,13 +790,40 @@ class TransferEngine:
             old.stop(timeout=0.2)
 
     def _note_download_count(self, local_id: str, count: int, downloaded: bool) -> None:
-        if count != self._download_counts.get(local_id, 0):
-            self._download_counts[local_id] = count
-            self._emit("downloaded" if downloaded else "changed", local_id, {"download_count": count})
+        previous = self._download_counts.get(local_id)
+        if previous is None:
+            try:
+                previous = _saved_download_count(self.journal.get(local_id))
+            except SendError:
+                return  # discarded meanwhile
+        if count == previous:
+            return
+        self._download_counts[local_id] = count
+        with contextlib.suppress(SendError):  # kept, so a relaunch does not say "not downloaded yet"
+            options = self.journal.get(local_id).options
+            self.journal.update(local_id, options={**options, "download_count": count})
+        self._emit("downloaded" if downloaded and count > previous else "changed", local_id,
+                   {"download_count": count})
+
+    def _poll_earlier_sends(self) -> None:
+        """At start: the newest finished sends of earlier runs get their download counts refreshed by the
+        poller (their event streams ended with the process that made them)."""
+        sends = [row for row in self.journal.all()
+                 if row.direction is Direction.SEND and row.state is TransferState.DONE and row.transfer_id
+                 and not row.options.get("deleted_remote")]
+        with self._lock:
+            for row in sorted(sends, key=lambda r: r.updated_at)[-MAX_POLLED:]:
+                self._polled[row.id] = (self.server_for(row), str(row.transfer_id))
+            if self._polled and self._poller is None:
+                self._poller = threading.Thread(target=self._poll_downloads, name="sgsend-download-poller",
+                                                daemon=True)
+                self._poller.start()
 
     def _poll_downloads(self) -> None:
         """The poller thread: download counts of finished sends that lost their stream (see above)."""
-        while not self._stopping.wait(POLL_DOWNLOADS_EVERY):
+        delay = FIRST_POLL_AFTER  # the first round soon: counts of earlier runs are shown at start
+        while not self._stopping.wait(delay):
+            delay = POLL_DOWNLOADS_EVERY
             with self._lock:
                 polled = list(self._polled.items())
             for local_id, (server_url, transfer_id) in reversed(polled):  # newest first
