@@ -11,17 +11,18 @@ and try again. The key never appears in any request.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import secrets
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import quote, urljoin
+from typing import Any, TypeVar, cast
+from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
@@ -307,6 +308,25 @@ def raise_for_status(response: httpx.Response, what: str) -> None:
     raise ApiError(message, status)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def answer_of(what: str) -> Callable[[F], F]:
+    """A route method whose answer lacks a field, or holds one of the wrong kind, fails with one sentence
+    (an ApiError: asking again would get the same answer), not a KeyError or ValueError traceback."""
+    def decorate(method: F) -> F:
+        @functools.wraps(method)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except KeyError as error:
+                raise ApiError(f"{what} failed: the server's answer has no {error.args[0]!r}") from None
+            except (ValueError, TypeError, AttributeError) as error:
+                raise ApiError(f"{what} failed: the server's answer is malformed ({error})") from None
+        return cast(F, checked)
+    return decorate
+
+
 class SendApi:
     """The client for one server. Thread-safe (httpx.Client is); share one per engine."""
 
@@ -336,7 +356,11 @@ class SendApi:
 
     # plumbing ------------------------------------------------------------------------------------
     def absolute(self, url: str) -> str:
-        return url if "://" in url else urljoin(self.base_url + "/", url.lstrip("/"))
+        """``url`` (from this server's answer) made absolute; only http(s) addresses are ever used."""
+        full = url if "://" in url else urljoin(self.base_url + "/", url.lstrip("/"))
+        if urlsplit(full).scheme.lower() not in ("http", "https"):
+            raise ApiError(f"The server gave an address this app cannot use: {clean_text(full, 80)}")
+        return full
 
     def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         headers = {TOKEN_HEADER: self._token} if self._token else {}
@@ -388,6 +412,7 @@ class SendApi:
         self._capabilities = caps
         return caps
 
+    @answer_of("Creating the transfer")
     def create(self, file_size_bytes: int, transfer_id: str | None = None, max_downloads: int = 0,
                expires_at: str = "", delete_auth_hash: str = "",
                content_type_hint: str = "application/octet-stream") -> CreatedTransfer:
@@ -406,6 +431,7 @@ class SendApi:
     def complete(self, transfer_id: str) -> dict[str, Any]:
         return self._json("POST", f"/api/transfers/complete/{transfer_id}", "Completing the transfer")
 
+    @answer_of("Looking up the transfer")
     def info(self, transfer_id: str) -> TransferInfo:
         body = self._json("GET", f"/api/transfers/info/{transfer_id}", "Looking up the transfer")
         remaining = body.get("downloads_remaining")
@@ -425,6 +451,9 @@ class SendApi:
             with self._http.stream("GET", url, headers=self._headers(IDENTITY)) as response:
                 if response.status_code >= 400:
                     raise_for_status(read_answer(response, "Downloading the file"), "Downloading the file")
+                if response.status_code != 200:  # e.g. a redirect: its body is not the file
+                    raise ApiError(f"Downloading the file failed: the server answered HTTP "
+                                   f"{response.status_code} instead of the file", response.status_code)
                 yield response
         except httpx.TransportError as error:
             raise transport_error(error, "Downloading the file", url) from error
@@ -434,6 +463,7 @@ class SendApi:
                           headers={DELETE_AUTH_HEADER: delete_auth})
         return str(body.get("status", "deleted"))
 
+    @answer_of("Starting the multipart upload")
     def initiate(self, transfer_id: str, file_size_bytes: int, num_parts: int) -> MultipartUpload:
         body = self._json("POST", "/api/presigned/initiate", "Starting the multipart upload",
                           json={"transfer_id": transfer_id, "file_size_bytes": file_size_bytes,
@@ -449,6 +479,7 @@ class SendApi:
     def cancel_multipart(self, transfer_id: str, upload_id: str) -> None:
         self._json("POST", f"/api/presigned/cancel/{transfer_id}/{upload_id}", "Cancelling the upload")
 
+    @answer_of("Getting a download URL")
     def download_url(self, transfer_id: str) -> PresignedUrl:
         """A presigned GET URL for the payload (Range works). Counts as a download.
 
@@ -503,6 +534,7 @@ class SendApi:
                            unlimited=count is not None and count < 0)
 
     # extensions ----------------------------------------------------------------------------------
+    @answer_of("Refreshing part upload URLs")
     def part_urls(self, transfer_id: str, upload_id: str, part_numbers: Iterable[int]) -> PresignedUrls:
         body = self._json("POST", "/api/presigned/part-urls", "Refreshing part upload URLs",
                           json={"transfer_id": transfer_id, "upload_id": upload_id,
@@ -510,6 +542,7 @@ class SendApi:
         urls = {int(p["part_number"]): self.absolute(str(p["upload_url"])) for p in body.get("part_urls", [])}
         return PresignedUrls(urls, float(body.get("expires_in") or 3600))
 
+    @answer_of("Refreshing the download URL")
     def refresh_download_url(self, transfer_id: str, download_ticket: str) -> PresignedUrl:
         """A fresh download URL for a grant already counted (``download_refresh`` extension).
 
@@ -522,6 +555,7 @@ class SendApi:
             presigned = PresignedUrl(presigned.url, presigned.expires_in, download_ticket)
         return presigned
 
+    @answer_of("Listing uploaded parts")
     def list_parts(self, transfer_id: str, upload_id: str) -> list[UploadedPart]:
         body = self._json("GET", f"/api/presigned/parts/{transfer_id}/{upload_id}", "Listing uploaded parts")
         return [UploadedPart(int(p["part_number"]), str(p["etag"]), int(p.get("size") or 0))
