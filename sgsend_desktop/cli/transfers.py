@@ -23,7 +23,7 @@ from typing import Any
 from sgsend_desktop.core import config, crypto
 from sgsend_desktop.core.api import SendApi
 from sgsend_desktop.core.engine import TransferEngine, share_link_for
-from sgsend_desktop.core.errors import LinkError, NotFoundError, SendError
+from sgsend_desktop.core.errors import LinkError, SendError, UnknownTransferError
 from sgsend_desktop.core.filenames import clean_text
 from sgsend_desktop.core.links import ShareLink, parse_link
 from sgsend_desktop.core.local_server import LocalEndpoint, open_local_server, share_lan_from_env
@@ -262,8 +262,9 @@ def _report(snaps: Sequence[TransferSnapshot], link_only: bool = False) -> int:
         else:
             status = 1
             reason = snap.error or snap.state.value
-            hint = f" (run `sgsend resume {snap.id}` to continue)" if snap.state in (
-                TransferState.PAUSED, TransferState.FAILED) else ""
+            resumable = snap.state is TransferState.PAUSED or (
+                snap.state is TransferState.FAILED and snap.retry_helps)
+            hint = f" (run `sgsend resume {snap.id}` to continue)" if resumable else ""
             print(f"sgsend: {clean_text(snap.name)}: {clean_text(reason, 1000)}{hint}", file=sys.stderr)
     sys.stdout.flush()
     return status
@@ -425,7 +426,7 @@ def run_delete(args: argparse.Namespace) -> int:
             if not row.transfer_id or key_text is None:
                 raise
             link = share_link_for(row.server_url, row.transfer_id, key_text)
-        except NotFoundError:
+        except UnknownTransferError:
             raise LinkError(f"{text!r} is neither a share link nor a local transfer id") from None
         finally:
             engine.close()

@@ -26,7 +26,16 @@ from sgsend_desktop.core import config, crypto
 from sgsend_desktop.core.api import SendApi, TokenStatus
 from sgsend_desktop.core.bandwidth import BandwidthLimiter
 from sgsend_desktop.core.download import DownloadJob, partial_path, plain_path
-from sgsend_desktop.core.errors import ApiError, CancelledError, ConflictError, LocalIOError, SendError
+from sgsend_desktop.core.errors import (
+    ApiError,
+    CancelledError,
+    EnvelopeError,
+    IntegrityError,
+    LinkError,
+    LocalIOError,
+    SendError,
+    TransferBusyError,
+)
 from sgsend_desktop.core.events import EventListener, ServerEvent
 from sgsend_desktop.core.jobs import JobContext, JobControl
 from sgsend_desktop.core.journal import Journal, TransferRow
@@ -279,6 +288,7 @@ class TransferEngine:
             transfer_id=row.transfer_id, server_url=self.server_for(row), share_link=share_link,
             link_only=row.link, key_text=key_text, saved_path=row.saved_path, error=row.error,
             download_count=self._download_counts.get(row.id, _saved_download_count(row)),
+            retry_helps=bool(row.options.get("retry_helps", True)),
             live_events=live, created_at=row.created_at, source_path=row.source_path, local_scope=scope,
             reconnect_at=reconnect[0] if reconnect else None,
             reconnect_reason=reconnect[1] if reconnect else None,
@@ -328,7 +338,7 @@ class TransferEngine:
         row = self.journal.get(local_id)
         if row.state is TransferState.DONE or (row.state is not TransferState.CANCELLED
                                                and row.state is not TransferState.FAILED):
-            raise ConflictError(f"Transfer {local_id} is {row.state.value}; only a cancelled or failed "
+            raise TransferBusyError(f"Transfer {local_id} is {row.state.value}; only a cancelled or failed "
                                 "transfer can be started again.")
         place = [r.id for r in self.journal.all()].index(local_id)
         if row.direction is Direction.RECEIVE:
@@ -430,7 +440,8 @@ class TransferEngine:
         row = self.journal.get(local_id)
         if (row.owner_pid not in (None, self._pid) and self._owners.is_alive(row.owner_pid)
                 and row.state in _ACTIVE):
-            raise ConflictError(f"Transfer {local_id} is running in another process (pid {row.owner_pid}).")
+            raise TransferBusyError(
+                f"Transfer {local_id} is running in another process (pid {row.owner_pid}).")
         if row.state in _ACTIVE or row.state is TransferState.QUEUED:
             if local_id in self._running or row.state is TransferState.QUEUED:
                 self.journal.update(local_id, owner_pid=self._pid, requested=None)
@@ -438,7 +449,7 @@ class TransferEngine:
                 return
             row = self.journal.set_state(local_id, TransferState.PAUSED)
         if row.state.is_final:
-            raise ConflictError(f"Transfer {local_id} is {row.state.value}; there is nothing to resume.")
+            raise TransferBusyError(f"Transfer {local_id} is {row.state.value}; there is nothing to resume.")
         self.journal.set_state(local_id, TransferState.QUEUED, owner_pid=self._pid, requested=None,
                                error=None)
         self._emit("changed", local_id)
@@ -720,8 +731,11 @@ class TransferEngine:
             log.exception("transfer %s failed unexpectedly", local_id, exc_info=error)
             message = f"Unexpected error: {error!r}"
         if not row.state.is_final:
+            # a retry can help after an outage, a full disk or a crash, not when the server said no
+            # (deleted, expired, refused token) or the bytes do not decrypt: say so, don't suggest it
+            hopeless = isinstance(error, (ApiError, IntegrityError, LinkError, EnvelopeError))
             self.journal.set_state(local_id, TransferState.FAILED, error=message, bytes_done=sent,
-                                   owner_pid=None)
+                                   owner_pid=None, options={**row.options, "retry_helps": not hopeless})
         self._emit("failed", local_id, {"error": message})
 
     def _zip_if_folder(self, row: TransferRow, job: _Running) -> None:

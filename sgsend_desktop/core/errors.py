@@ -96,3 +96,16 @@ class LocalIOError(SendError):
 
 class IllegalTransitionError(SendError):
     """A transfer was asked to move between two states that have no edge (a bug, not a user error)."""
+
+
+class LocalStateError(SendError):
+    """About this computer's own transfers (the journal), not about any server's answer."""
+
+
+class UnknownTransferError(LocalStateError):
+    """No transfer with that local id (or id prefix) in the journal."""
+
+
+class TransferBusyError(LocalStateError):
+    """The transfer is in a state (or another process) that does not allow what was asked."""
+

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from sgsend_desktop.core.errors import NotFoundError
+from sgsend_desktop.core.errors import UnknownTransferError
 from sgsend_desktop.core.model import Direction, TransferState, check_transition
 
 MIGRATIONS: tuple[str, ...] = (
@@ -242,7 +242,7 @@ class Journal:
         with self._lock:
             record = self._db.execute("SELECT * FROM transfers WHERE id = ?", (local_id,)).fetchone()
         if record is None:
-            raise NotFoundError(f"No transfer with id {local_id} in the journal.")
+            raise UnknownTransferError(f"No transfer with id {local_id} in the journal.")
         return _to_row(record)
 
     def find(self, local_id_prefix: str) -> TransferRow:
@@ -252,7 +252,8 @@ class Journal:
                                        (local_id_prefix,)).fetchall()
         if len(records) != 1:
             which = "several transfers match" if records else "no transfer has"
-            raise NotFoundError(f"In the journal, {which} the id {local_id_prefix!r}. See `sgsend list`.")
+            raise UnknownTransferError(
+                f"In the journal, {which} the id {local_id_prefix!r}. See `sgsend list`.")
         return _to_row(records[0])
 
     def all(self) -> list[TransferRow]:
@@ -276,11 +277,13 @@ class Journal:
         bad = set(values) - _UPDATABLE
         if bad:
             raise ValueError(f"unknown journal columns {sorted(bad)}")
+        if "options" in values:
+            values["options"] = json.dumps(values["options"])
         values["updated_at"] = time.time()
         with self._tx() as db:
             record = db.execute("SELECT state FROM transfers WHERE id = ?", (local_id,)).fetchone()
             if record is None:
-                raise NotFoundError(f"No transfer with id {local_id} in the journal.")
+                raise UnknownTransferError(f"No transfer with id {local_id} in the journal.")
             check_transition(TransferState(record[0]), state)
             assignments = ", ".join(f'"{c}" = ?' for c in values)
             db.execute(f'UPDATE transfers SET state = ?, {assignments} WHERE id = ?',
@@ -295,7 +298,7 @@ class Journal:
         with self._tx() as db:
             ids = [r[0] for r in db.execute("SELECT id FROM transfers ORDER BY position")]
             if local_id not in ids:
-                raise NotFoundError(f"No transfer with id {local_id} in the journal.")
+                raise UnknownTransferError(f"No transfer with id {local_id} in the journal.")
             ids.remove(local_id)
             ids.insert(max(0, min(new_index, len(ids))), local_id)
             db.executemany("UPDATE transfers SET position = ? WHERE id = ?",

@@ -96,6 +96,7 @@ class TransferSnapshot:
     key_text: str | None = None             # the key (or friendly token) to send separately
     saved_path: str | None = None           # receives, once done
     error: str | None = None                # one sentence, when FAILED
+    retry_helps: bool = True                # FAILED: False when retrying cannot help (the server said no)
     download_count: int = 0                 # recipients' downloads seen (sends)
     live_events: bool = False               # progress comes from the server's SSE stream
     created_at: float = 0.0

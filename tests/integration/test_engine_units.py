@@ -18,9 +18,9 @@ from sgsend_desktop.core.download import _Span, _Window
 from sgsend_desktop.core.errors import (
     CancelledError,
     IllegalTransitionError,
-    NotFoundError,
     PayloadTooLargeError,
     TransientError,
+    UnknownTransferError,
 )
 from sgsend_desktop.core.events import parse_sse
 from sgsend_desktop.core.journal import SCHEMA_VERSION, Journal
@@ -49,7 +49,7 @@ def test_journal_migrates_and_enforces_transitions(tmp_path: Path) -> None:
     reopened = Journal(tmp_path / "j.sqlite3")
     assert reopened.get("a1").options == {"max_downloads": 3}
     assert reopened.find("a").id == "a1"
-    with pytest.raises(NotFoundError):
+    with pytest.raises(UnknownTransferError):
         reopened.find("zz")
     assert reopened.schema_version == SCHEMA_VERSION
 

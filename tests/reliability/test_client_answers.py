@@ -106,3 +106,17 @@ def test_a_redirect_instead_of_the_file_is_not_called_a_wrong_key(
     error, _ = _receive(engine, host, tmp_path)
     assert "302" in error and "key" not in error.lower()
     assert not (tmp_path / "in").exists() or not any((tmp_path / "in").iterdir())
+
+
+def test_the_cli_suggests_resume_only_when_it_can_help(tmp_path: Path) -> None:
+    """A link to a transfer the server does not have: `sgsend resume` would fail the same way."""
+    from tests.helpers.servers import running_server
+    from tests.integration.conftest import run_cli
+
+    with running_server(tmp_path / "serve") as server:
+        missing = make_link(server.url, TRANSFER, crypto.generate_key()).combined()
+        got = run_cli(["get", missing, "-o", str(tmp_path / "in")], tmp_path / "data", server.url, timeout=60)
+        assert got.returncode == 1 and "no transfer" in got.stderr.lower()
+        assert "sgsend resume" not in got.stderr
+        listed = run_cli(["list"], tmp_path / "data", server.url, timeout=60)
+        assert "failed" in listed.stdout  # the row is kept, with its sentence
