@@ -694,6 +694,7 @@ class TransferEngine:
                 self._watch_downloads(row)
             else:
                 DownloadJob(ctx).run()
+                self.secrets.delete(local_id)  # the file is saved: its key is needed no more
             self.journal.update(local_id, owner_pid=None, bytes_done=job.progress.view().total)
             self._emit("done", local_id)
         except BaseException as error:

@@ -74,3 +74,22 @@ def test_the_journal_is_owner_only_in_a_0755_data_dir(tmp_path: Path,
                 assert (data / name).stat().st_mode & 0o777 == 0o600, name
     finally:
         os.umask(old_umask)
+
+
+def test_a_receives_key_is_dropped_once_the_file_is_saved(tmp_path: Path, disk_server: ServerProc) -> None:
+    from sgsend_desktop.core.engine import TransferEngine
+    from sgsend_desktop.core.model import TransferState
+    from tests.integration.conftest import wait_state
+
+    engine = TransferEngine(tmp_path / "data", disk_server.url)
+    engine.start()
+    try:
+        sent = wait_state(engine, engine.send([make_file(tmp_path / "k.bin", 5000)])[0], [TransferState.DONE])
+        assert sent.share_link and engine.secrets.get(sent.id)  # a send keeps its key: its link needs it
+        got = engine.receive(sent.share_link, dest_dir=tmp_path / "in")
+        assert wait_state(engine, got, [TransferState.DONE, TransferState.FAILED]).state is TransferState.DONE
+        assert engine.secrets.get(got) is None
+        engine.discard(sent.id)
+        assert engine.secrets.get(sent.id) is None  # a discarded row takes its key along
+    finally:
+        engine.close()
