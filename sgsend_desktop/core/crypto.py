@@ -53,6 +53,7 @@ __all__ = [
     "OVERHEAD",
     "TAG_SIZE",
     "PayloadDecryptor",
+    "PayloadReader",
     "StreamDecryptor",
     "decode_key",
     "decrypt_chunks_to_dir",
@@ -253,6 +254,53 @@ def iter_encrypted_payload(
         yield encryptor.update(view[:count])
     encryptor.finalize()
     yield encryptor.tag
+
+
+class PayloadReader:
+    """``iter_encrypted_payload`` into buffers the caller owns: ``readinto`` fills a view with the next
+    payload bytes (IV ‖ ciphertext ‖ tag, the same bytes for the same key, IV and file) and returns how
+    many it wrote — fewer only at the end. No allocation per block: an upload encrypts each part straight
+    into a reused part buffer."""
+
+    def __init__(self, key: bytes, source: BinaryIO, filename: str | None, iv: bytes,
+                 block_size: int = CHUNK_SIZE) -> None:
+        if len(key) != KEY_SIZE:
+            raise KeyFormatError(f"a key is {KEY_SIZE} bytes, not {len(key)}")
+        if len(iv) != IV_SIZE:
+            raise ValueError(f"the IV is {IV_SIZE} bytes, not {len(iv)}")
+        self._source = source
+        self._encryptor = Cipher(algorithms.AES(key), modes.GCM(iv)).encryptor()
+        self._small = bytearray(iv) + self._encryptor.update(envelope_header(filename))  # then the tag
+        self._plain = memoryview(bytearray(block_size))
+        self._finished = False
+        self.produced = 0
+
+    def readinto(self, out: memoryview) -> int:
+        written = 0
+        while written < len(out):
+            if self._small:
+                take = min(len(self._small), len(out) - written)
+                out[written:written + take] = self._small[:take]
+                del self._small[:take]
+                written += take
+                continue
+            if self._finished:
+                break
+            count = self._source.readinto(  # type: ignore[attr-defined,unused-ignore]
+                self._plain[:min(len(self._plain), len(out) - written)])
+            if not count:
+                self._encryptor.finalize()
+                self._small += self._encryptor.tag
+                self._finished = True
+                continue
+            try:
+                written += self._encryptor.update_into(self._plain[:count], out[written:written + count])
+            except ValueError:  # a backend wanting room for a block more than it is given
+                piece = self._encryptor.update(self._plain[:count])
+                out[written:written + len(piece)] = piece
+                written += len(piece)
+        self.produced += written
+        return written
 
 
 def encrypt_file(source: Path, destination: Path, key: bytes, filename: str | None = None,

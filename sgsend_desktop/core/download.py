@@ -5,7 +5,7 @@ SGMETA name (never overwriting).
 Every received byte is written once, as plaintext, into ``DEST/.sgsend-<local id>.part`` (created
 exclusively, owner-only: ``filenames.open_private``); nothing appears under the final name before the
 tag verifies. Ranges land in memory — read by the kernel straight into one ring of ``workers`` slots of
-``RANGE_SIZE`` bytes (``core/rangeget.py``), never more than that past the journaled resume point — and
+``RANGE_SIZE`` bytes (``core/presigned.py``), never more than that past the journaled resume point — and
 the job thread decrypts them in order as they arrive. At each range's end the resume point goes into the
 journal (payload offset decrypted, content bytes written, the envelope header's ciphertext and the IV)
 before the window moves on — so a kill -9 loses at most that window — and a syncer thread
@@ -58,7 +58,7 @@ from sgsend_desktop.core.filenames import FILE_MODE, claim_final_name, open_priv
 from sgsend_desktop.core.jobs import JobContext, JobSteps
 from sgsend_desktop.core.journal import TransferRow
 from sgsend_desktop.core.model import TransferState
-from sgsend_desktop.core.rangeget import RangeAnswer, RangeConnection
+from sgsend_desktop.core.presigned import RangeAnswer, StorageConnection
 
 log = logging.getLogger(__name__)
 RANGE_SIZE = 8 * 1024 * 1024   # one GET; the window holds at most workers × this past the resume point
@@ -684,7 +684,7 @@ class DownloadJob(JobSteps):
         return decryptor, bytes(tag_bytes)
 
     def _worker(self, window: _Window, urls: _DownloadUrl, abort: threading.Event) -> None:
-        connection = RangeConnection(self.ctx.api)
+        connection = StorageConnection(self.ctx.api)
         try:
             while True:
                 span = window.take()
@@ -700,7 +700,7 @@ class DownloadJob(JobSteps):
             connection.close()
 
     def _fetch(self, span: _Span, window: _Window, urls: _DownloadUrl, abort: threading.Event,
-               connection: RangeConnection) -> None:
+               connection: StorageConnection) -> None:
         """Fetch one span into the window; a try that breaks continues from the last byte received."""
         ctx = self.ctx
         tried = [""]
@@ -710,7 +710,7 @@ class DownloadJob(JobSteps):
             try:
                 tried[0] = urls.live()
                 offset = span.start + span.received
-                with connection.open(tried[0], offset, span.end) as answer:
+                with connection.open_range(tried[0], offset, span.end) as answer:
                     skip = self._check_answer(answer, span, offset, window)
                     self._receive(answer, span, window, skip, abort)
                 if span.received < span.size:
@@ -762,7 +762,7 @@ class DownloadJob(JobSteps):
         elif total != window.total:
             raise ApiError(f"The storage changed the file's size ({window.total} bytes, now {total}).")
         if first != offset or last != span.end - 1 or (
-                length is not None and length != str(last - first + 1)):
+                length is not None and length.strip() != str(last - first + 1)):
             raise ApiError(f"The storage sent bytes {first}-{last} when {offset}-{span.end - 1} "
                            "were asked for.")
         return 0

@@ -1,9 +1,10 @@
 """TransferEngine: the one object the CLI and the GUI drive (Qt-free).
 
-It owns the journal, the secret store, one SendApi per server, a scheduler thread (starts queued
-transfers, at most ``max_active_transfers`` at a time, polls the journal for pause/cancel requests from
-other processes every 0.5 s, publishes coalesced progress ≤ 10/s per transfer) and one job thread per
-running transfer (which runs an UploadJob or DownloadJob with its own part workers).
+It owns the journal, the secret store, one SendApi per server, a scheduler thread (``core/scheduler.py``:
+starts queued transfers, at most ``max_active_transfers`` at a time, polls the journal for pause/cancel
+requests from other processes every 0.5 s, publishes coalesced progress ≤ 10/s per transfer), one job
+thread per running transfer (which runs an UploadJob or DownloadJob with its own part workers) and the
+watchers of the recipients' downloads of finished sends (``core/watchers.py``: event streams, a poller).
 Listeners are called on engine threads and must return quickly.
 """
 
@@ -36,8 +37,7 @@ from sgsend_desktop.core.errors import (
     SendError,
     TransferBusyError,
 )
-from sgsend_desktop.core.events import EventListener, ServerEvent
-from sgsend_desktop.core.jobs import JobContext, JobControl
+from sgsend_desktop.core.jobs import JobContext
 from sgsend_desktop.core.journal import Journal, TransferRow
 from sgsend_desktop.core.links import ShareLink, make_link, parse_link
 from sgsend_desktop.core.local_server import LocalEndpoint
@@ -51,21 +51,17 @@ from sgsend_desktop.core.model import (
     TransferState,
 )
 from sgsend_desktop.core.owners import OwnerLock
-from sgsend_desktop.core.progress import TransferProgress
 from sgsend_desktop.core.reconnect import OfflineGates
 from sgsend_desktop.core.retry import RetryPolicy
+from sgsend_desktop.core.scheduler import Running as _Running
+from sgsend_desktop.core.scheduler import Scheduler
 from sgsend_desktop.core.secrets import SecretStore
 from sgsend_desktop.core.upload import UploadJob, check_token_before_sending
+from sgsend_desktop.core.watchers import MAX_WATCHERS, DownloadWatchers
 from sgsend_desktop.core.zipper import zip_folder, zip_paths
 
 log = logging.getLogger(__name__)
 Listener = Callable[[EngineEvent], None]
-TICK = 0.1            # progress publication period (≤ 10 events/s per transfer)
-POLL_EVERY = 0.5      # journal polling for requests from other processes
-MAX_WATCHERS = 8      # finished sends listened to for downloads over SSE (the newest; see _watch_downloads)
-POLL_DOWNLOADS_EVERY = 60.0  # seconds: download counts of finished sends beyond MAX_WATCHERS...
-MAX_POLLED = 64              # ...of at most this many (the most recently finished)
-FIRST_POLL_AFTER = 2.0       # seconds after the poller starts
 _ACTIVE = (TransferState.PREPARING, TransferState.UPLOADING, TransferState.DOWNLOADING,
            TransferState.COMPLETING)
 
@@ -101,26 +97,11 @@ def _send_facts(row: TransferRow) -> dict[str, Any]:
             "item_count": len(files) if isinstance(files, list) else 1}
 
 
-def _saved_download_count(row: TransferRow) -> int:
-    """The recipients' downloads last seen for a send (kept in the journal across relaunches)."""
-    count = row.options.get("download_count")
-    return count if isinstance(count, int) else 0
-
-
 def bundle_name(paths: Sequence[Path]) -> str:
     """The zip's name for several files sent as one: "Report and 2 more.zip"."""
     first = paths[0].resolve().name or "folder"
     stem = first if paths[0].is_dir() else Path(first).stem or first
     return f"{stem} and {len(paths) - 1} more.zip"
-
-
-class _Running:
-    def __init__(self, control: JobControl, progress: TransferProgress) -> None:
-        self.control = control
-        self.progress = progress
-        self.thread: threading.Thread | None = None
-        self.context: JobContext | None = None  # set when the job thread starts
-        self.last_published: tuple[int, ...] | None = None
 
 
 class TransferEngine:
@@ -148,13 +129,9 @@ class TransferEngine:
         self._apis: dict[str, SendApi] = {}
         self._running: dict[str, _Running] = {}
         self._keys: dict[str, str] = {}
-        self._download_counts: dict[str, int] = {}
-        self._watchers: dict[str, EventListener] = {}  # oldest first
-        self._polled: dict[str, tuple[str, str]] = {}   # local id → (server, transfer id), oldest first
-        self._poller: threading.Thread | None = None
-        self._stopping = threading.Event()
+        self._downloads = DownloadWatchers(self)  # the recipients' downloads of finished sends
         self._live: set[str] = set()
-        self._scheduler: threading.Thread | None = None
+        self._scheduler = Scheduler(self)
         self._closed = False
         self._pid = os.getpid()
         self._owners = OwnerLock(self._data_dir)
@@ -177,12 +154,9 @@ class TransferEngine:
             if self._auto_resume and row.state is TransferState.PAUSED:
                 self.journal.set_state(row.id, TransferState.QUEUED, owner_pid=self._pid, requested=None)
         self._follow_local_server()
-        self._poll_earlier_sends()
+        self._downloads.poll_earlier_sends()
         with self._lock:
-            if self._scheduler is None:
-                self._scheduler = threading.Thread(target=self._schedule_loop, name="sgsend-scheduler",
-                                                   daemon=True)
-                self._scheduler.start()
+            self._scheduler.start()
 
     def close(self, timeout: float = 10) -> None:
         """Stop every thread; running transfers stop and stay resumable (PAUSED)."""
@@ -193,25 +167,14 @@ class TransferEngine:
             running = list(self._running.items())
             for _, job in running:
                 job.control.request("shutdown")
-            self._stopping.set()
+            self._downloads.stop()
             self._wake.notify_all()
         deadline = time.monotonic() + timeout
         for _, job in running:
             if job.thread is not None:
                 job.thread.join(max(0.0, deadline - time.monotonic()))
-        if self._scheduler is not None:
-            self._scheduler.join(max(0.1, deadline - time.monotonic()))
-        with self._lock:
-            watchers = list(self._watchers.values())
-            self._watchers.clear()
-            self._polled.clear()
-        for watcher in watchers:
-            watcher.stop(timeout=0)  # all at once, then wait for them together
-        watch_deadline = time.monotonic() + 1.0
-        for watcher in watchers:
-            watcher.join(max(0.0, watch_deadline - time.monotonic()))
-        if self._poller is not None:
-            self._poller.join(max(0.1, watch_deadline - time.monotonic()))
+        self._scheduler.join(max(0.1, deadline - time.monotonic()))
+        self._downloads.close(timeout=1.0)
         for row in self.journal.all():
             if row.owner_pid == self._pid and row.state is TransferState.QUEUED:
                 self.journal.set_state(row.id, TransferState.PAUSED, owner_pid=None)
@@ -287,7 +250,7 @@ class TransferEngine:
             bytes_done=done, bytes_confirmed=confirmed, speed_bps=speed, eta_seconds=eta,
             transfer_id=row.transfer_id, server_url=self.server_for(row), share_link=share_link,
             link_only=row.link, key_text=key_text, saved_path=row.saved_path, error=row.error,
-            download_count=self._download_counts.get(row.id, _saved_download_count(row)),
+            download_count=self._downloads.count(row),
             retry_helps=bool(row.options.get("retry_helps", True)),
             live_events=live, created_at=row.created_at, source_path=row.source_path, local_scope=scope,
             reconnect_at=reconnect[0] if reconnect else None,
@@ -466,11 +429,7 @@ class TransferEngine:
         self.journal.remove(local_id)
         self.secrets.delete(local_id)
         self._keys.pop(local_id, None)
-        with self._lock:
-            watcher = self._watchers.pop(local_id, None)
-            self._polled.pop(local_id, None)
-        if watcher is not None:
-            watcher.stop(timeout=0.5)
+        self._downloads.forget(local_id)
         self._emit("removed", local_id, snapshot=snap)
 
     def pause_all(self) -> None:
@@ -618,62 +577,6 @@ class TransferEngine:
             with contextlib.suppress(FileNotFoundError):
                 Path(row.source_path).unlink()
 
-    def _schedule_loop(self) -> None:
-        last_poll = 0.0
-        while True:
-            with self._lock:
-                if self._closed:
-                    return
-                self._wake.wait(TICK)
-                if self._closed:
-                    return
-            try:
-                now = time.monotonic()
-                if now - last_poll >= POLL_EVERY:
-                    last_poll = now
-                    self._poll_requests()
-                self._start_queued()
-                self._publish_progress()
-            except Exception:
-                log.exception("scheduler step failed")
-
-    def _poll_requests(self) -> None:
-        for row in self.journal.all():
-            if row.requested and (row.id in self._running or row.owner_pid == self._pid):
-                self.journal.request(row.id, None)
-                self._stop(row.id, row.requested)
-
-    def _start_queued(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            free = self._max_active - len(self._running)
-            if free <= 0:
-                return
-            for row in self.journal.all():
-                if free <= 0:
-                    break
-                if row.state is not TransferState.QUEUED or row.owner_pid != self._pid:
-                    continue
-                if row.id in self._running:
-                    continue
-                job = _Running(JobControl(), TransferProgress(row.payload_size or 0))
-                self._running[row.id] = job
-                job.thread = threading.Thread(target=self._run_job, args=(row.id, job),
-                                              name=f"transfer-{row.id}", daemon=True)
-                job.thread.start()
-                free -= 1
-
-    def _publish_progress(self) -> None:
-        for local_id, job in list(self._running.items()):
-            view = job.progress.view()
-            waiting = job.context is not None and job.context.reconnect.state() is not None
-            # while reconnecting also once a second: the views count down to the next try
-            mark = (view.sent, view.confirmed, int(time.time()) if waiting else 0)
-            if mark != job.last_published:
-                job.last_published = mark
-                self._emit("progress", local_id, {"bytes_encrypted": view.encrypted})
-
     def _run_job(self, local_id: str, job: _Running) -> None:
         row = self._repoint(self.journal.get(local_id))
         ctx = JobContext(
@@ -691,7 +594,7 @@ class TransferEngine:
                 UploadJob(ctx).run()
                 row = self.journal.get(local_id)
                 self._remove_temp(row)
-                self._watch_downloads(row)
+                self._downloads.watch(row)
             else:
                 DownloadJob(ctx).run()
                 self.secrets.delete(local_id)  # the file is saved: its key is needed no more
@@ -758,107 +661,3 @@ class TransferEngine:
         self.journal.update(row.id, source_path=str(target))
         if job.control.stop.is_set():
             raise CancelledError(job.control.reason or "stopped")
-
-    def _watch_downloads(self, row: TransferRow) -> None:
-        """After a send: learn the recipients' downloads while the engine runs (events extension).
-
-        The newest MAX_WATCHERS finished sends each hold an SSE stream (on the API's events client, never
-        the transfer client); an older one loses its stream and joins the (at most MAX_POLLED) sends
-        whose counts one poller thread reads with `info` every POLL_DOWNLOADS_EVERY seconds."""
-        api = self._api(row.server_url)
-        transfer_id = row.transfer_id
-        if not transfer_id or not api.capabilities().events or self._closed:
-            return
-        local_id = row.id
-
-        def on_event(event: ServerEvent) -> None:
-            count = event.data.get("download_count")
-            if isinstance(count, int):
-                self._note_download_count(local_id, count, event.type == "downloaded")
-
-        watcher = EventListener(api.events_http, api.events_url(transfer_id), on_event)
-        evicted: list[EventListener] = []
-        with self._lock:
-            if self._closed:
-                return
-            self._polled.pop(local_id, None)
-            for other_id, other in list(self._watchers.items()):
-                if not other.alive:  # ended by itself: deleted, expired or unknown on the server
-                    del self._watchers[other_id]
-            while len(self._watchers) >= MAX_WATCHERS:
-                oldest_id = next(iter(self._watchers))
-                evicted.append(self._watchers.pop(oldest_id))
-                try:
-                    oldest = self.journal.get(oldest_id)
-                except SendError:
-                    continue  # discarded meanwhile
-                if oldest.transfer_id:
-                    self._polled[oldest_id] = (oldest.server_url, oldest.transfer_id)
-            while len(self._polled) > MAX_POLLED:
-                del self._polled[next(iter(self._polled))]
-            if self._polled and self._poller is None:
-                self._poller = threading.Thread(target=self._poll_downloads, name="sgsend-download-poller",
-                                                daemon=True)
-                self._poller.start()
-            self._watchers[local_id] = watcher.start()
-        for old in evicted:
-            old.stop(timeout=0.2)
-
-    def _note_download_count(self, local_id: str, count: int, downloaded: bool) -> None:
-        previous = self._download_counts.get(local_id)
-        if previous is None:
-            try:
-                previous = _saved_download_count(self.journal.get(local_id))
-            except SendError:
-                return  # discarded meanwhile
-        if count == previous:
-            return
-        self._download_counts[local_id] = count
-        with contextlib.suppress(SendError):  # kept, so a relaunch does not say "not downloaded yet"
-            options = self.journal.get(local_id).options
-            self.journal.update(local_id, options={**options, "download_count": count})
-        self._emit("downloaded" if downloaded and count > previous else "changed", local_id,
-                   {"download_count": count})
-
-    def _poll_earlier_sends(self) -> None:
-        """At start: the newest finished sends of earlier runs get their download counts refreshed by the
-        poller (their event streams ended with the process that made them)."""
-        sends = [row for row in self.journal.all()
-                 if row.direction is Direction.SEND and row.state is TransferState.DONE and row.transfer_id
-                 and not row.options.get("deleted_remote")]
-        with self._lock:
-            for row in sorted(sends, key=lambda r: r.updated_at)[-MAX_POLLED:]:
-                self._polled[row.id] = (self.server_for(row), str(row.transfer_id))
-            if self._polled and self._poller is None:
-                self._poller = threading.Thread(target=self._poll_downloads, name="sgsend-download-poller",
-                                                daemon=True)
-                self._poller.start()
-
-    def _poll_downloads(self) -> None:
-        """The poller thread: download counts of finished sends that lost their stream (see above)."""
-        delay = FIRST_POLL_AFTER  # the first round soon: counts of earlier runs are shown at start
-        while not self._stopping.wait(delay):
-            delay = POLL_DOWNLOADS_EVERY
-            with self._lock:
-                polled = list(self._polled.items())
-            for local_id, (server_url, transfer_id) in reversed(polled):  # newest first
-                if self._stopping.is_set():
-                    return
-                try:
-                    info = self._api(server_url).info(transfer_id)
-                except ApiError as error:  # deleted, expired, unknown...: nothing more to learn
-                    log.info("no more download counts for %s: %s", local_id, error)
-                    info = None
-                except SendError as error:  # unreachable for now: next round
-                    log.debug("download count of %s: %s", local_id, error)
-                    continue
-                except Exception:
-                    if self._stopping.is_set():
-                        return
-                    log.exception("polling the download count of %s failed", local_id)
-                    continue
-                if info is None or info.is_expired or info.status in ("deleted", "exhausted"):
-                    with self._lock:
-                        self._polled.pop(local_id, None)
-                if info is not None:
-                    self._note_download_count(local_id, info.download_count, downloaded=True)

@@ -13,6 +13,7 @@ import functools
 import hashlib
 import logging
 import math
+import mmap
 import os
 import queue
 import re
@@ -42,6 +43,7 @@ from sgsend_desktop.core.jobs import JobContext, JobSteps
 from sgsend_desktop.core.journal import PartRow, TransferRow
 from sgsend_desktop.core.links import make_link
 from sgsend_desktop.core.model import TransferState
+from sgsend_desktop.core.presigned import StorageConnection
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -423,7 +425,14 @@ class UploadJob(JobSteps):
     def _run_pipeline(self, row: TransferRow, key: bytes, parts: list[PartRow], urls: _PartUrls) -> None:
         ctx = self.ctx
         workers = max(1, ctx.workers)
-        work: queue.Queue[tuple[PartRow, bytes] | None] = queue.Queue(maxsize=workers + 1)
+        # workers + 2 part buffers for the whole upload, reused: the encryptor fills one while the workers
+        # send theirs and one waits to be taken. Memory stays (workers + 2) x part size whatever the file
+        # size, and no part is allocated (and faulted in) anew. Anonymous maps: back to the system at the end.
+        size = max(part.size for part in parts)
+        free: queue.Queue[memoryview] = queue.Queue()
+        for _ in range(workers + 2):
+            free.put(memoryview(mmap.mmap(-1, size)))
+        work: queue.Queue[tuple[PartRow, memoryview] | None] = queue.Queue(maxsize=1)
         failure: list[BaseException] = []
         abort = self.abort = threading.Event()
 
@@ -433,22 +442,27 @@ class UploadJob(JobSteps):
             abort.set()
 
         def worker() -> None:
-            while True:
-                item = work.get()
-                if item is None or abort.is_set() or ctx.control.stop.is_set():
+            connection = StorageConnection(ctx.api)  # this worker's kept-alive connection to the storage
+            try:
+                while True:
+                    item = work.get()
                     if item is None:
                         return
-                    continue
-                part, data = item
-                try:
-                    self._put_part(row, part, data, urls, abort)
-                except BaseException as error:
-                    fail(error)
+                    part, buffer = item
+                    try:
+                        if not abort.is_set() and not ctx.control.stop.is_set():
+                            self._put_part(part, buffer[:part.size], urls, abort, connection)
+                    except BaseException as error:
+                        fail(error)
+                    finally:
+                        free.put(buffer)
+            finally:
+                connection.close()
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"part-{self.id}") as pool:
             futures = [pool.submit(worker) for _ in range(workers)]
             try:
-                self._encrypt_into(row, key, parts, work, abort)
+                self._encrypt_into(row, key, parts, work, free, abort)
             except BaseException as error:
                 fail(error)
             finally:
@@ -460,8 +474,8 @@ class UploadJob(JobSteps):
         if failure:
             raise failure[0]
 
-    def _offer(self, work: queue.Queue[tuple[PartRow, bytes] | None], item: tuple[PartRow, bytes] | None,
-               abort: threading.Event | None) -> bool:
+    def _offer(self, work: queue.Queue[tuple[PartRow, memoryview] | None],
+               item: tuple[PartRow, memoryview] | None, abort: threading.Event | None) -> bool:
         """Put on the bounded queue, giving up when the job stops (the None sentinel always waits:
         the workers keep draining the queue until they see it)."""
         while True:
@@ -473,42 +487,60 @@ class UploadJob(JobSteps):
                     return False
 
     def _encrypt_into(self, row: TransferRow, key: bytes, parts: list[PartRow],
-                      work: queue.Queue[tuple[PartRow, bytes] | None], abort: threading.Event) -> None:
-        """Cut the payload into parts; verify re-derived finished parts; queue the others."""
-        assert row.payload_size is not None
-        buffer = bytearray()
-        index = 0
-        produced = 0
-        for block in self._payload(row, key):
-            produced += len(block)
-            self.ctx.progress.add_encrypted(len(block))
-            buffer += block
-            while index < len(parts) and len(buffer) >= parts[index].size:
-                part = parts[index]
-                with memoryview(buffer) as view:  # one copy, not two
-                    data = bytes(view[: part.size])
-                del buffer[: part.size]
-                index += 1
-                if not self._hand_over(part, data, work, abort):
+                      work: queue.Queue[tuple[PartRow, memoryview] | None], free: queue.Queue[memoryview],
+                      abort: threading.Event) -> None:
+        """Encrypt the payload straight into free part buffers; verify re-derived finished parts; queue
+        the others."""
+        assert row.payload_size is not None and row.source_path is not None and row.iv is not None
+        with open(row.source_path, "rb") as source:
+            reader = crypto.PayloadReader(key, source, row.name, bytes.fromhex(row.iv))
+            for part in parts:
+                buffer = self._free_buffer(free, abort)
+                if buffer is None:
                     return
-        if produced != row.payload_size or index != len(parts) or buffer:
-            raise SourceChangedError(f"{row.name} changed while it was being read; cancel and send it again.")
+                count = reader.readinto(buffer[:part.size])
+                self.ctx.progress.add_encrypted(count)
+                if count != part.size:
+                    free.put(buffer)
+                    break
+                if not self._hand_over(part, buffer, work, free, abort):
+                    return
+            else:
+                if reader.readinto(memoryview(bytearray(1))) == 0 and reader.produced == row.payload_size:
+                    return
+        raise SourceChangedError(f"{row.name} changed while it was being read; cancel and send it again.")
 
-    def _hand_over(self, part: PartRow, data: bytes, work: queue.Queue[tuple[PartRow, bytes] | None],
+    def _free_buffer(self, free: queue.Queue[memoryview], abort: threading.Event) -> memoryview | None:
+        while True:
+            if self.ctx.control.stop.is_set() or abort.is_set():
+                return None
+            try:
+                return free.get(timeout=0.2)
+            except queue.Empty:
+                continue
+
+    def _hand_over(self, part: PartRow, buffer: memoryview,
+                   work: queue.Queue[tuple[PartRow, memoryview] | None], free: queue.Queue[memoryview],
                    abort: threading.Event) -> bool:
         if self.ctx.control.stop.is_set() or abort.is_set():
+            free.put(buffer)
             return False
         if part.state == "done":
             match = _MD5_ETAG.match((part.etag or "").lower())
-            if match and hashlib.md5(data).hexdigest() != match.group(1):
+            digest = hashlib.md5(buffer[:part.size]).hexdigest()
+            free.put(buffer)
+            if match and digest != match.group(1):
                 raise SourceChangedError(
                     "The file changed since the upload started (an already uploaded part differs); "
                     "cancel this transfer and send the file again.")
             return True
-        return self._offer(work, (part, data), abort)
+        if not self._offer(work, (part, buffer), abort):
+            free.put(buffer)
+            return False
+        return True
 
-    def _put_part(self, row: TransferRow, part: PartRow, data: bytes, urls: _PartUrls,
-                  abort: threading.Event) -> None:
+    def _put_part(self, part: PartRow, data: memoryview, urls: _PartUrls, abort: threading.Event,
+                  connection: StorageConnection) -> None:
         ctx = self.ctx
 
         def attempt() -> str:
@@ -516,28 +548,19 @@ class UploadJob(JobSteps):
                 raise CancelledError("stopped")
             url = urls.get(part.number)
             sent = 0
-
             limited = ctx.limiter.rate is not None
-            step = SEND_SLICE if limited else UNLIMITED_SLICE
 
-            def body() -> Iterator[bytes]:
-                # A generator body, not the bytes object itself: httpx keeps each response in a reference
-                # cycle with its request, so a bytes body would stay alive until the cyclic GC runs; a
-                # finished generator drops its reference to the part at once (bounded memory).
+            def before(piece: memoryview) -> None:  # each slice, just before it goes out
                 nonlocal sent
-                view = memoryview(data)
-                for start in range(0, len(data), step):
-                    if ctx.control.stop.is_set() or abort.is_set():
-                        raise CancelledError("stopped")
-                    piece = view[start:start + step]
-                    if limited:
-                        ctx.limiter.consume(len(piece), ctx.control.stop)
-                    yield bytes(piece)
-                    sent += len(piece)
-                    ctx.progress.add_sent(len(piece))
+                if ctx.control.stop.is_set() or abort.is_set():
+                    raise CancelledError("stopped")
+                if limited:
+                    ctx.limiter.consume(len(piece), ctx.control.stop)
+                sent += len(piece)
+                ctx.progress.add_sent(len(piece))
 
             try:
-                return ctx.api.put_part(url, body(), len(data))
+                return connection.put_part(url, data, SEND_SLICE if limited else UNLIMITED_SLICE, before)
             except UrlRejectedError:
                 urls.drop(part.number)
                 ctx.progress.add_sent(-sent)

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from sgsend_desktop.core import engine as engine_module
+from sgsend_desktop.core import watchers as watchers_module
 from sgsend_desktop.core.api import SendApi
 from sgsend_desktop.core.engine import TransferEngine
 from sgsend_desktop.core.events import EventListener, EventTooLargeError, iter_sse_lines, parse_sse
@@ -46,7 +47,7 @@ def _listener_threads() -> list[threading.Thread]:
 def test_sixty_sends_in_one_engine_all_finish(disk_server: ServerProc, tmp_path: Path,
                                               make_engine: Callable[..., TransferEngine],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine_module, "POLL_DOWNLOADS_EVERY", 0.5, raising=False)
+    monkeypatch.setattr(watchers_module, "POLL_DOWNLOADS_EVERY", 0.5)
     engine = make_engine(disk_server.url)
     ids = engine.send(_small_files(tmp_path / "files"))
     deadline = time.monotonic() + DEADLINE
