@@ -142,7 +142,8 @@ class DiskWatch:
         self._thread.join()
 
 
-def spawn_measured(cmd: Sequence[str], env: dict[str, str] | None = None, watch: Path | None = None) -> Run:
+def spawn_measured(cmd: Sequence[str], env: dict[str, str] | None = None, watch: Path | None = None,
+                   cwd: Path = ROOT) -> Run:
     """Run ``cmd``: its wall time, peak RSS and CPU (user + system, from os.wait4), its output, and the
     peak of bytes allocated under ``watch`` while it ran."""
     watcher = DiskWatch(watch) if watch is not None else None
@@ -151,7 +152,7 @@ def spawn_measured(cmd: Sequence[str], env: dict[str, str] | None = None, watch:
     out_file = tempfile.TemporaryFile()
     err_file = tempfile.TemporaryFile()
     started = time.perf_counter()
-    proc = subprocess.Popen(list(cmd), stdout=out_file, stderr=err_file, env=env, cwd=ROOT)
+    proc = subprocess.Popen(list(cmd), stdout=out_file, stderr=err_file, env=env, cwd=cwd)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -197,14 +198,15 @@ class Client:
 
     def send(self, server: str, source: Path, tag: str) -> tuple[Run, str]:
         run = spawn_measured([sys.executable, "-m", "sgsend_desktop", "send", str(source), "--server", server,
-                              "--workers", str(self.workers)], self.env(tag))
+                              "--workers", str(self.workers)], self.env(tag), cwd=self.root)
         return run, run.out.strip().splitlines()[-1]
 
     def get(self, server: str, link: str, tag: str, source: Path, check: bool) -> Run:
         self.count += 1
         dest = self.work / f"out-{tag}-{self.count}"
         run = spawn_measured([sys.executable, "-m", "sgsend_desktop", "get", link, "--server", server,
-                              "-o", str(dest), "--workers", str(self.workers)], self.env(tag), watch=dest)
+                              "-o", str(dest), "--workers", str(self.workers)], self.env(tag), watch=dest,
+                             cwd=self.root)
         saved = Path(run.out.strip().splitlines()[-1])
         assert saved.stat().st_size == source.stat().st_size, "the received file has the wrong size"
         if check:
@@ -238,7 +240,8 @@ def drop_and_kill(client: Client, server: ServerProc, source: Path, work: Path) 
         started = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "sgsend_desktop", "get", link, "--server", proxy.url,
                                "-o", str(dest), "--workers", str(client.workers)],
-                              env=client.env("drop"), capture_output=True, text=True, timeout=1800)
+                              env=client.env("drop"), capture_output=True, text=True, timeout=1800,
+                              cwd=client.root)
         results["drop_seconds"] = time.perf_counter() - started
         results["drop_ok"] = float(done.returncode == 0)
         payload = _payload_size(client.env("drop"))
@@ -250,7 +253,8 @@ def drop_and_kill(client: Client, server: ServerProc, source: Path, work: Path) 
         env = client.env("kill")
         proc = subprocess.Popen([sys.executable, "-m", "sgsend_desktop", "get", link, "--server", proxy.url,
                                  "-o", str(dest), "--workers", str(client.workers), "--limit", "40M"],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                cwd=client.root)
         deadline = time.monotonic() + 300
         half = source.stat().st_size // 2
         while proxy.body_bytes("GET", "/storage/") < half and time.monotonic() < deadline:
@@ -259,7 +263,7 @@ def drop_and_kill(client: Client, server: ServerProc, source: Path, work: Path) 
         proc.wait()
         resumed = subprocess.run([sys.executable, "-m", "sgsend_desktop", "resume", "--all", "--server",
                                   proxy.url, "--workers", str(client.workers)],
-                                 env=env, capture_output=True, text=True, timeout=1800)
+                                 env=env, capture_output=True, text=True, timeout=1800, cwd=client.root)
         results["kill_ok"] = float(resumed.returncode == 0)
         results["kill_refetched"] = proxy.body_bytes("GET", "/storage/") - _payload_size(env)
         shutil.rmtree(dest, ignore_errors=True)

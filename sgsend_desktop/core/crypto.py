@@ -440,7 +440,11 @@ class StreamDecryptor:
         """The envelope header's ciphertext, once the header is read (None before: no resume point yet)."""
         return bytes(self._head) if self._head_length is not None else None
 
-    def feed(self, data: bytes | bytearray | memoryview) -> bytes | memoryview:
+    def feed(self, data: bytes | bytearray | memoryview,
+             out: bytearray | memoryview | None = None) -> bytes | memoryview:
+        """Decrypt the next payload bytes; return the content they hold, as a view of ``out`` (a buffer
+        of at least ``len(data) + 16`` bytes the caller owns) or, by default, of one buffer this
+        decryptor reuses (valid until the next call); a new ``bytes`` where the envelope header ends."""
         view = memoryview(data)
         if self.offset + len(view) > self.body_end:
             raise ValueError("feed() takes the bytes before the tag; the tag goes to finish()")
@@ -454,16 +458,18 @@ class StreamDecryptor:
         if not view:
             return b""
         assert self._gcm is not None
-        if len(self._out) < len(view) + 16:  # update_into wants room for a block more than it is given
-            self._out = bytearray(len(view) + 16)
-        out = memoryview(self._out)
-        count = self._gcm.update_into(view, out)
+        if out is None:
+            if len(self._out) < len(view) + 16:  # update_into wants room for a block more than it is given
+                self._out = bytearray(len(view) + 16)
+            out = self._out
+        target = memoryview(out)
+        count = self._gcm.update_into(view, target)
         self._plain += count
         self.offset += len(view)
         if self._head_length is None:
             self._head += view  # bounded: the envelope reader gives up on metadata over 1 MiB
         # EnvelopeReader copies what it buffers and passes content through untouched: views are fine.
-        content = self._envelope.feed(cast(bytes, out[:count]))
+        content = self._envelope.feed(cast(bytes, target[:count]))
         if self._head_length is None and self._envelope.parsed:
             self._head_length = self._plain - len(content)
             del self._head[self._head_length:]

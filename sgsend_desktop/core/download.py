@@ -30,6 +30,7 @@ import contextlib
 import logging
 import mmap
 import os
+import queue
 import re
 import threading
 import time
@@ -358,13 +359,13 @@ class _ResumePoints:
         self._thread = threading.Thread(target=self._sync, name=f"sync-{job.id}", daemon=True)
         self._thread.start()
 
-    def record(self, offset: int, content: int, **extra: object) -> None:
+    def record(self, offset: int, content: int, extra: dict[str, object] | None = None) -> None:
         """Journal a resume point (``extra``: columns to write with it, e.g. the envelope header once)
         and let the window move on; have it synced in the background."""
         synced_to, synced_content = self.synced
         self._job.ctx.journal.update(self._job.id, decrypted_to=offset, content_written=content,
                                      resume_boot=boot_id(), synced_to=synced_to,
-                                     synced_content=synced_content, **extra)
+                                     synced_content=synced_content, **(extra or {}))
         self.durable = offset
         self._job.ctx.progress.set_confirmed(offset)
         self._window.durable_to(offset)
@@ -398,7 +399,73 @@ class _ResumePoints:
         stopped, written and synced alike (after ``close``)."""
         os.fdatasync(self._fd)
         self.synced = (offset, content)
-        self.record(offset, content, **extra)
+        self.record(offset, content, extra)
+
+
+class _Writer:
+    """Writes the decrypted content off the decrypting thread: ``pwrite`` lets go of the GIL while AES-GCM
+    holds it, so on two cores the two run side by side. The decryptor decrypts into one of a few reused
+    buffers and queues it with its place in the file; the writer writes it, gives the buffer back, and
+    only then records the resume point the decryptor asked for (``_ResumePoints.record``): a point is
+    never ahead of the bytes on disk."""
+
+    BUFFERS = 3
+
+    def __init__(self, job: DownloadJob, fd: int, points: _ResumePoints, window: _Window,
+                 start: tuple[int, int]) -> None:
+        self._job, self._fd, self._points, self._window = job, fd, points, window
+        self._free: queue.Queue[bytearray] = queue.Queue()
+        for _ in range(self.BUFFERS):
+            self._free.put(bytearray(DECRYPT_STEP + 16))
+        self._queue: queue.Queue[tuple[bytearray | None, bytes | memoryview, int, tuple[int, int],
+                                       dict[str, object] | None] | None] = queue.Queue()
+        self.written = start  # (payload offset, content bytes): decrypted and written, a resume point
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"write-{job.id}", daemon=True)
+        self._thread.start()
+
+    def buffer(self) -> bytearray:
+        """A free buffer to decrypt into (waits while all are queued for writing)."""
+        while True:
+            if self.error is not None:
+                raise self.error
+            self._job._check()
+            try:
+                return self._free.get(timeout=0.25)
+            except queue.Empty:
+                continue
+
+    def put(self, buffer: bytearray | None, content: bytes | memoryview, at: int, point: tuple[int, int],
+            record: dict[str, object] | None) -> None:
+        """Write ``content`` at ``at`` (then free ``buffer``); the download is then decrypted and written
+        up to ``point``, journaled as a resume point when ``record`` (its extra columns) is given."""
+        self._queue.put((buffer, content, at, point, record))
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            buffer, content, at, point, record = item
+            try:
+                if self.error is None:
+                    if content:
+                        _write_all(self._fd, content, at)
+                    self.written = point
+                    if record is not None:
+                        self._points.record(*point, record)
+            except BaseException as error:  # a full disk, a journal error: the download stops with it
+                self.error = error
+                self._window.fail(error)
+            finally:
+                if buffer is not None:
+                    self._free.put(buffer)
+
+    def close(self) -> None:
+        """Write what is queued, then stop (again: nothing)."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
 
 
 def boot_id() -> str:
@@ -436,7 +503,6 @@ class DownloadJob(JobSteps):
     def __init__(self, ctx: JobContext) -> None:
         super().__init__(ctx)
         self._info: TransferInfo | None = None
-        self._written = (0, 0)  # (payload offset, content bytes) decrypted and written: a resume point
         self._decryptor: crypto.StreamDecryptor | None = None
 
     def run(self) -> Path:
@@ -599,7 +665,9 @@ class DownloadJob(JobSteps):
             stop = ctx.control.stop
             abort = self.abort = threading.Event()
             window = _Window(start, total, max(1, ctx.workers), stop, abort)
-            points = _ResumePoints(self, fd, window, (start, decryptor.content if decryptor else 0))
+            point = (start, decryptor.content if decryptor else 0)
+            points = _ResumePoints(self, fd, window, point)
+            writer = _Writer(self, fd, points, window, point)
             tag = bytes.fromhex(row.payload_tag) if decryptor is not None and row.payload_tag else b""
             pool = ThreadPoolExecutor(max(1, ctx.workers), thread_name_prefix=f"range-{self.id}")
             finished = False
@@ -607,16 +675,20 @@ class DownloadJob(JobSteps):
                 if len(tag) != crypto.TAG_SIZE:
                     for _ in range(max(1, ctx.workers)):
                         pool.submit(self._worker, window, urls, abort)
-                decryptor, tag = self._decrypt(window, decryptor, fd, points, tag, key)
+                decryptor, tag = self._decrypt(window, decryptor, writer, tag, key)
+                writer.close()
+                if writer.error is not None:
+                    raise writer.error
                 finished = True
             finally:
                 abort.set()  # no-op when everything finished; else stop the workers at once
                 pool.shutdown(wait=True, cancel_futures=True)
                 self.abort = None
+                writer.close()  # what was decrypted is written (the resume point follows it)
                 points.close()
                 partial = self._decryptor
                 if not finished and partial is not None and partial.head is not None:
-                    self._save_resume_point(points, partial, window)
+                    self._save_resume_point(points, partial, window, writer.written)
             rest = decryptor.finish(tag)
             os.pwrite(fd, rest, decryptor.content - len(rest))
             self._check()
@@ -631,9 +703,9 @@ class DownloadJob(JobSteps):
             os.close(fd)
 
     def _save_resume_point(self, points: _ResumePoints, decryptor: crypto.StreamDecryptor,
-                           window: _Window) -> None:
+                           window: _Window, written: tuple[int, int]) -> None:
         """Stopped (pause, shutdown, a range that failed for good): keep everything decrypted so far."""
-        offset, content = self._written
+        offset, content = written
         if offset > points.durable or points.synced[0] < points.durable:
             try:
                 points.final(offset, content, {"iv": bytes(decryptor.iv).hex(),
@@ -646,39 +718,38 @@ class DownloadJob(JobSteps):
         # what was in the window past the resume point is gone: the row shows what a resume starts from
         self.ctx.progress.reset(window.total or 0, sent=durable, confirmed=durable)
 
-    def _decrypt(self, window: _Window, decryptor: crypto.StreamDecryptor | None, fd: int,
-                 points: _ResumePoints, tag: bytes, key: bytes) -> tuple[crypto.StreamDecryptor, bytes]:
-        """Take the window's chunks in order: decrypt the body, write the content (the only write of
-        each byte), collect the tag; offer a resume point at each span's end."""
+    def _decrypt(self, window: _Window, decryptor: crypto.StreamDecryptor | None, writer: _Writer,
+                 tag: bytes, key: bytes) -> tuple[crypto.StreamDecryptor, bytes]:
+        """Take the window's bytes in order: decrypt the body into the writer's buffers (the writer
+        writes the content, each byte once), collect the tag; ask for a resume point at each span's end."""
         tag_bytes = bytearray(tag)
         head_saved = decryptor is not None
         self._decryptor = decryptor
-        if decryptor is not None:
-            self._written = (decryptor.offset, decryptor.content)
         while len(tag_bytes) < crypto.TAG_SIZE:
             span, view = window.next_view(DECRYPT_STEP)
             if decryptor is None:
                 assert window.total is not None  # the first bytes come after the answer's headers
                 decryptor = self._decryptor = crypto.StreamDecryptor(key, window.total)
             body = view[:max(0, decryptor.body_end - decryptor.offset)]
+            buffer: bytearray | None = None
+            content: bytes | memoryview = b""
+            at = decryptor.content
             if body:
-                written = decryptor.content
-                out = decryptor.feed(body)
-                if out:
-                    _write_all(fd, out, written)
-                self._written = (decryptor.offset, decryptor.content)  # on disk: a resume point
+                buffer = writer.buffer()
+                content = decryptor.feed(body, out=buffer)
             if len(body) < len(view):
                 tag_bytes += view[len(body):]
-            finished = window.release(span, len(view))
+            finished = window.release(span, len(view))  # decrypted: the slot may take new bytes
             position = span.start + span.consumed
+            record: dict[str, object] | None = None
             if (finished or (position - window.base) % RANGE_SIZE == 0) and decryptor.head is not None:
-                extra: dict[str, object] = {}
+                record = {}
                 if not head_saved:
-                    extra = {"iv": bytes(decryptor.iv).hex(), "envelope_head": decryptor.head.hex()}
+                    record = {"iv": bytes(decryptor.iv).hex(), "envelope_head": decryptor.head.hex()}
                     head_saved = True
                 if len(tag_bytes) == crypto.TAG_SIZE:
-                    extra["payload_tag"] = bytes(tag_bytes).hex()
-                points.record(decryptor.offset, decryptor.content, **extra)
+                    record["payload_tag"] = bytes(tag_bytes).hex()
+            writer.put(buffer, content, at, (decryptor.offset, decryptor.content), record)
         if len(tag_bytes) != crypto.TAG_SIZE or decryptor is None:
             raise IntegrityError("the storage sent more bytes than the payload has")
         return decryptor, bytes(tag_bytes)

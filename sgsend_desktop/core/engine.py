@@ -583,7 +583,7 @@ class TransferEngine:
             local_id=local_id, journal=self.journal, secrets=self.secrets, api=self._api(row.server_url),
             workers=self._workers,
             limiter=self._up_limit if row.direction is Direction.SEND else self._down_limit,
-            control=job.control, progress=job.progress, changed=lambda: self._emit("changed", local_id),
+            control=job.control, progress=job.progress, changed=lambda: self._job_changed(local_id),
             retry=self._retry, gates=self._gates)
         job.context = ctx  # snapshots read ctx.live_events while the job runs
         try:
@@ -611,6 +611,12 @@ class TransferEngine:
                 self._wake.notify_all()
             with contextlib.suppress(SendError):
                 self._emit("changed", local_id)
+
+    def _job_changed(self, local_id: str) -> None:
+        """A job changed its journal row: republish it. The key is read again, since the job may have
+        replaced a taken friendly token (the snapshot must never show the old one)."""
+        self._keys.pop(local_id, None)
+        self._emit("changed", local_id)
 
     def _job_stopped(self, local_id: str, job: _Running, error: BaseException) -> None:
         row = self.journal.get(local_id)

@@ -157,7 +157,7 @@ def test_a_wrong_token_still_fails(make_engine: Callable[..., TransferEngine], t
         [sent] = engine.send([make_file(tmp_path / "f.bin", MiB)])
         snap = wait_state(engine, sent, FINISHED, timeout=30)
         assert snap.state is TransferState.FAILED
-        assert "401" in (snap.error or "") and snap.reconnect_at is None
+        assert "access token" in (snap.error or "") and snap.reconnect_at is None  # a 401, in words
 
 
 # units -------------------------------------------------------------------------------------------------
