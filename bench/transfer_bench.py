@@ -189,11 +189,17 @@ class Client:
     def __init__(self, root: Path, work: Path, workers: int) -> None:
         self.root, self.work, self.workers = root, work, workers
         self.count = 0
+        # compiled once, as an installed app is (the peer's boto3 comes with its bytecode): with
+        # PYTHONDONTWRITEBYTECODE set, every `sgsend` would compile its ~40 modules again at start
+        subprocess.run([sys.executable, "-c", "import sgsend_desktop.cli"], env=self.env("compile"),
+                       cwd=root, check=True)
 
     def env(self, tag: str) -> dict[str, str]:
         env = dict(os.environ, SGSEND_DATA_DIR=str(self.work / f"data-{tag}"), PYTHONPATH=str(self.root),
-                   PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+                   PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+                   PYTHONPYCACHEPREFIX=str(self.work / f"pycache-{self.root.name}"))
         env.pop("SGSEND_SERVER", None)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         return env
 
     def send(self, server: str, source: Path, tag: str) -> tuple[Run, str]:
