@@ -39,6 +39,7 @@ from sgsend_desktop.core.errors import (
     UnreachableError,
 )
 from sgsend_desktop.core.filenames import clean_text
+from sgsend_desktop.core.tls import tls_context
 
 log = logging.getLogger(__name__)
 TOKEN_HEADER = "x-sgraph-access-token"
@@ -244,7 +245,7 @@ def probe_origin(origin: str) -> str | None:
     an error, counts), else why not, in one sentence. The offline gates' probe (``core/reconnect.py``):
     a throwaway client (probes are rare) with the same proxy settings as the real requests."""
     try:
-        with httpx.Client(timeout=PROBE_TIMEOUT, follow_redirects=False) as client:
+        with httpx.Client(timeout=PROBE_TIMEOUT, follow_redirects=False, verify=tls_context()) as client:
             client.head(origin + "/")
     except httpx.TransportError as error:
         if is_unreachable(error):
@@ -336,7 +337,8 @@ class SendApi:
         self.base_url = base_url.rstrip("/")
         self._token = token
         limits = httpx.Limits(max_connections=pool_size + 4, max_keepalive_connections=pool_size + 4)
-        self._http = httpx.Client(timeout=timeout, limits=limits, follow_redirects=False)
+        self._http = httpx.Client(timeout=timeout, limits=limits, follow_redirects=False,
+                                  verify=tls_context())
         self._event_streams = max(1, event_streams)
         self._events_http: httpx.Client | None = None
         self._events_lock = threading.Lock()
@@ -578,7 +580,7 @@ class SendApi:
                 limits = httpx.Limits(max_connections=self._event_streams,
                                       max_keepalive_connections=self._event_streams)
                 self._events_http = httpx.Client(timeout=DEFAULT_TIMEOUT, limits=limits,
-                                                 follow_redirects=False)
+                                                 follow_redirects=False, verify=tls_context())
                 if self._http.is_closed:
                     self._events_http.close()
             return self._events_http

@@ -10,11 +10,11 @@ out of the upload's part buffer. Measured on the development VM, 256 MiB in 8 Mi
 
 Only for direct connections: when the environment configures a proxy (HTTP(S)_PROXY, ALL_PROXY, the
 system's settings on macOS/Windows), ``SendApi.get_range`` / ``SendApi.put_part`` (httpx, which honours
-them) are used instead. TLS uses httpx's own context (certifi, or SSL_CERT_FILE/SSL_CERT_DIR), so both
-paths trust the same certificates. Failures become the same errors as ``core/api.py``'s: a connection
-that cannot be opened is ``UnreachableError`` (waited out at the host's offline gate), one that breaks or
-times out mid-request a ``TransientError``, a 403 ``UrlRejectedError``; what the storage answers besides
-the body it was asked for is read bounded (``MAX_ANSWER``).
+them) are used instead. TLS uses the one context of every client here (``core/tls.py``: certifi, or
+SSL_CERT_FILE/SSL_CERT_DIR), so both paths trust the same certificates. Failures become the same errors
+as ``core/api.py``'s: a connection that cannot be opened is ``UnreachableError`` (waited out at the host's
+offline gate), one that breaks or times out mid-request a ``TransientError``, a 403 ``UrlRejectedError``;
+what the storage answers besides the body it was asked for is read bounded (``MAX_ANSWER``).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from sgsend_desktop.core.api import (
     transport_error,
 )
 from sgsend_desktop.core.errors import ApiError, TransientError, UnreachableError
+from sgsend_desktop.core.tls import tls_context
 
 GET_WHAT = "Downloading the file"
 PUT_WHAT = "Uploading a part"
@@ -74,7 +75,6 @@ class StorageConnection:
         self._fast = not proxied()
         self._conn: http.client.HTTPConnection | None = None
         self._host: tuple[str, str, int] | None = None
-        self._ssl: ssl.SSLContext | None = None
 
     def close(self) -> None:
         if self._conn is not None:
@@ -180,9 +180,7 @@ class StorageConnection:
     def _connect(self, scheme: str, host: str, port: int) -> http.client.HTTPConnection:
         connect = DEFAULT_TIMEOUT.connect or 10.0
         if scheme == "https":
-            if self._ssl is None:
-                self._ssl = httpx.create_ssl_context()
-            return _HTTPS(host, port, connect, DEFAULT_TIMEOUT.read, self._ssl)
+            return _HTTPS(host, port, connect, DEFAULT_TIMEOUT.read, tls_context())
         return _HTTP(host, port, connect, DEFAULT_TIMEOUT.read)
 
 

@@ -174,6 +174,7 @@ class UploadJob(JobSteps):
     def __init__(self, ctx: JobContext) -> None:
         super().__init__(ctx)
         self._listener: EventListener | None = None
+        self._created: str | None = None  # the transfer id created by this run (pending: no need to ask)
 
     # entry point ---------------------------------------------------------------------------------
     def run(self) -> str:
@@ -209,11 +210,12 @@ class UploadJob(JobSteps):
         ctx = self.ctx
         caps = self._retry(ctx.api.capabilities, "capabilities")
         assert row.transfer_id is not None and row.payload_size is not None
-        info = self._retry(lambda: ctx.api.info(row.transfer_id or ""), "info")
-        if info.status == "completed":
-            return self._finish(row, key, key_text, already_complete=True)
-        if info.status != "pending":
-            raise ConflictError(f"The transfer is {info.status} on the server; it cannot be resumed.")
+        if row.transfer_id != self._created:  # a resume: where does the server stand?
+            info = self._retry(lambda: ctx.api.info(row.transfer_id or ""), "info")
+            if info.status == "completed":
+                return self._finish(row, key, key_text, already_complete=True)
+            if info.status != "pending":
+                raise ConflictError(f"The transfer is {info.status} on the server; it cannot be resumed.")
         self._listen(caps, row.transfer_id)
         if row.payload_size <= DIRECT_LIMIT or not caps.multipart_upload:
             self._direct(row, key, caps)
@@ -295,6 +297,7 @@ class UploadJob(JobSteps):
             break
         else:
             raise ConflictError("Could not find a free transfer id on the server; try again.")
+        self._created = created.transfer_id
         ctx.journal.update(self.id, transfer_id=created.transfer_id, source_size=stat.st_size,
                            source_mtime_ns=stat.st_mtime_ns, payload_size=payload, iv=iv.hex())
         ctx.progress.reset(payload)

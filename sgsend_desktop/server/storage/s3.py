@@ -26,6 +26,7 @@ from sgsend_desktop.server.validation import TRANSFER_ID
 
 READ_CHUNK = 1024 * 1024
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
+SINGLE_PUT_LIMIT = 64 * 1024 * 1024  # a direct upload up to this size is one PutObject (S3 allows 5 GiB)
 CAS_ATTEMPTS = 20
 TICKET_SECRET_KEY = "server/ticket-secret"  # under the prefix; 32 random bytes shared by all processes
 
@@ -57,7 +58,12 @@ class SpooledWriter(PayloadWriter):
     def commit(self) -> int:
         self._spool.seek(0)
         try:
-            self._store.client.upload_fileobj(self._spool, self._store.bucket, self._key)
+            if self.size <= SINGLE_PUT_LIMIT:
+                # one PutObject: upload_fileobj would start a transfer manager (a pool of threads) per call,
+                # ~0.1 s of thread start-up and GIL hand-offs under load for a payload of a few KB
+                self._store.client.put_object(Bucket=self._store.bucket, Key=self._key, Body=self._spool)
+            else:  # only without Lambda limits: a multipart upload of the spooled file
+                self._store.client.upload_fileobj(self._spool, self._store.bucket, self._key)
         finally:
             self._spool.close()
         return self.size
