@@ -127,6 +127,7 @@ class TransferEngine:
         self._wake = threading.Condition(self._lock)
         self._listeners: list[Listener] = []
         self._apis: dict[str, SendApi] = {}
+        self._retired_apis: list[SendApi] = []  # replaced by set_server, closed with the engine
         self._running: dict[str, _Running] = {}
         self._keys: dict[str, str] = {}
         self._downloads = DownloadWatchers(self)  # the recipients' downloads of finished sends
@@ -180,7 +181,7 @@ class TransferEngine:
                 self.journal.set_state(row.id, TransferState.PAUSED, owner_pid=None)
             elif row.owner_pid == self._pid:
                 self.journal.update(row.id, owner_pid=None)
-        for api in self._apis.values():
+        for api in [*self._apis.values(), *self._retired_apis]:
             api.close()
         self.journal.close()
         self._owners.release()
@@ -458,9 +459,14 @@ class TransferEngine:
         self._emit("changed", local_id, {"deleted": True})
 
     def set_server(self, server_url: str, token: str | None) -> None:
+        """New transfers go to ``server_url`` with ``token``. The clients made so far are closed with the
+        engine, not now: running jobs and the download watchers still hold them."""
         with self._lock:
+            if server_url.rstrip("/") == self._server_url and token == self._token:
+                return  # Settings saved without a change: keep the clients and their connections
             self._server_url = server_url.rstrip("/")
             self._token = token
+            self._retired_apis.extend(self._apis.values())
             self._apis.clear()
 
     @property

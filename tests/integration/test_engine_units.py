@@ -264,3 +264,20 @@ def test_download_window_slot_is_circular_for_a_store_that_ignores_range() -> No
         sent += count
     reader.join(5)
     assert bytes(got) == payload
+
+
+def test_switching_servers_keeps_the_old_clients_for_running_jobs_and_closes_them_with_the_engine(
+        tmp_path: Path) -> None:
+    from sgsend_desktop.core.engine import TransferEngine
+
+    engine = TransferEngine(tmp_path / "data", "http://127.0.0.1:9")
+    try:
+        first = engine._api("http://127.0.0.1:9")
+        engine.set_server("http://127.0.0.1:9/", None)  # Settings saved without a change
+        assert engine._api("http://127.0.0.1:9") is first
+        engine.set_server("http://127.0.0.1:10", "token")
+        assert engine._api("http://127.0.0.1:9") is not first  # a new client (no token for a foreign host)
+        assert not first._http.is_closed  # a running job may still be using it
+    finally:
+        engine.close()
+    assert first._http.is_closed
