@@ -31,7 +31,14 @@ HIDDEN_IMPORTS = [
     "sgsend_desktop.cli.payload",
     "sgsend_desktop.cli.serve",
     "sgsend_desktop.cli.transfers",
+    # desktop-notifier picks its platform backend inside a function; the D-Bus one needs dbus_fast
+    "desktop_notifier.backends.dbus",
+    "dbus_fast",
 ]
+
+# Data files of third-party packages, collected by the spec (collect_data_files): desktop-notifier's
+# default icon, which it resolves at import.
+PACKAGE_DATA = ["desktop_notifier"]
 
 # Python packages neither executable uses (the CLI additionally leaves Qt out: it is Qt-free).
 EXCLUDES = ["tkinter", "_tkinter", "unittest", "pydoc_data", "lib2to3", "PIL", "numpy", "setuptools", "pip"]

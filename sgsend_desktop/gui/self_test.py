@@ -79,6 +79,19 @@ def check_cli() -> str:
     return f"CLI command modules import ({', '.join(COMMAND_MODULES)}: {len(commands)} commands)"
 
 
+def check_notifier() -> str:
+    """Native notifications can load: ``desktop-notifier`` and this platform's backend import (a bundle
+    that missed them would fall back to the tray's balloons without a word). No connection is made."""
+    import importlib
+    import sys
+
+    import desktop_notifier  # noqa: F401 - the package itself, then its backend
+
+    backend = {"darwin": "macos", "win32": "winrt"}.get(sys.platform, "dbus")
+    importlib.import_module(f"desktop_notifier.backends.{backend}")
+    return f"desktop notifications load (desktop-notifier, {backend} backend)"
+
+
 def check_pages(server_url: str) -> str:
     """The server's pages and their static files answer 200 over HTTP."""
     import httpx
@@ -201,7 +214,7 @@ def _run(workdir: Path) -> int:
         wait("the window to show", lambda: window.isVisible() and _exposed(window), 30)
         age = process_age()
         _say(True, "window shown" + (f" ({age:.2f} s after the process started)" if age is not None else ""))
-        for check in (check_icon, check_cli):  # a failure here still lets the round trip run
+        for check in (check_icon, check_cli, check_notifier):  # a failure here still lets the round trip run
             try:
                 _say(True, check())
             except StepFailed as error:
