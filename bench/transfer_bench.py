@@ -288,18 +288,25 @@ def _payload_size(env: dict[str, str]) -> int:
 
 
 def one_run(number: int, client: Client, store: SeaweedS3, s3_server: ServerProc, disk_server: ServerProc,
-            source: Path, work: Path, workers: int) -> Iterator[tuple[str, Run]]:
-    """One alternated run: ours and the peer on S3 (ours first on even runs), then ours on disk."""
+            source: Path, work: Path, workers: int,
+            before: Client | None = None) -> Iterator[tuple[str, Run]]:
+    """One alternated run: ours and the peer on S3 (ours first on even runs), then ours on disk; with
+    ``before``, an older client's send and get on S3 right after ours."""
     link: dict[str, str] = {}
     check = number == 0
 
-    def ours_up(server: ServerProc, tag: str) -> Run:
-        run, link[tag] = client.send(server.url, source, tag)
+    def ours_up(server: ServerProc, tag: str, who: Client = client) -> Run:
+        run, link[tag] = who.send(server.url, source, tag)
         return run
 
     ours: list[tuple[str, Callable[[], Run]]] = [
         ("send S3 (ours)", lambda: ours_up(s3_server, "s3")),
         ("get S3 (ours)", lambda: client.get(s3_server.url, link["s3"], "s3", source, check))]
+    if before is not None:
+        older = before
+        ours += [("send S3 (before)", lambda: ours_up(s3_server, "before", older)),
+                 ("get S3 (before)",
+                  lambda: older.get(s3_server.url, link["before"], "before", source, check))]
     peers: list[tuple[str, Callable[[], Run]]] = [
         ("send S3 (s3transfer)", lambda: peer(store, "up", source, workers)),
         ("get S3 (s3transfer)", lambda: peer(store, "down", work / "peer-out" / "peer.bin", workers)),
@@ -308,6 +315,9 @@ def one_run(number: int, client: Client, store: SeaweedS3, s3_server: ServerProc
         ("send disk (ours)", lambda: ours_up(disk_server, "disk")),
         ("get disk (ours)", lambda: client.get(disk_server.url, link["disk"], "disk", source, check))]
     for name, step in (ours + peers if number % 2 == 0 else peers + ours) + disk:
+        # the previous step's writes reach the disk now, not during this one (SeaweedFS's volume files and
+        # the received file leave hundreds of MB dirty in the page cache): each step starts alike
+        os.sync()
         yield name, step()
         shutil.rmtree(work / "peer-out", ignore_errors=True)
 
@@ -323,6 +333,8 @@ def main() -> int:
     parser.add_argument("--no-faults", action="store_true", help="skip the dropping link and the kill -9")
     parser.add_argument("--client-root", type=Path, default=ROOT,
                         help="run `sgsend` (client side) from this tree, e.g. an older checkout")
+    parser.add_argument("--before", type=Path,
+                        help="also run an older checkout's client in the same runs (before/after rows)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     if args.quick:
@@ -347,6 +359,7 @@ def main() -> int:
         source = work / "source.bin"
         make_source(source, args.size_mib)
         client = Client(args.client_root.resolve(), work, args.workers)
+        before = Client(args.before.resolve(), work, args.workers) if args.before else None
         with seaweedfs_server(work / "seaweed") as store:
             s3_server = start_server(work / "srv-s3", backend="s3", s3=store, env={"SGSEND_TEST_HOOKS": "0"})
             disk_server = start_server(work / "srv-disk", env={"SGSEND_TEST_HOOKS": "0"})
@@ -354,7 +367,7 @@ def main() -> int:
                 for number in range(args.runs):
                     print(f"run {number + 1}/{args.runs}", flush=True)
                     for name, run in one_run(number, client, store, s3_server, disk_server, source, work,
-                                             args.workers):
+                                             args.workers, before):
                         add(name, run)
                 if not args.no_faults:
                     print("faults: a link dropping every 6 MB, kill -9 mid-receive", flush=True)
@@ -398,6 +411,11 @@ def report(args: argparse.Namespace, size: int, results: dict[str, list[Run]], f
     ratio("send S3: ours / raw presigned-PUT ceiling >= 0.9", "send S3 (ours)", "send S3 (raw PUT ceiling)",
           0.9)
     ratio("send disk backend: ours / s3transfer upload_file", "send disk (ours)", "send S3 (s3transfer)", 0.0)
+    if "send S3 (before)" in results:
+        for what in ("send", "get"):
+            now, then = speed(f"{what} S3 (ours)"), speed(f"{what} S3 (before)")
+            rows.append((f"{what} S3: now / before ({args.before})", f"{now:.0f} / {then:.0f} MB/s = "
+                         f"{now / then:.2f}", None))
     for mib in rss_sizes:
         for what in ("send", "get"):
             rss = median([r.rss_mb for r in results.get(f"rss {what} {mib} MiB", [])])
