@@ -274,8 +274,11 @@ class TransferEngine:
                 self.journal.add_transfer(local_id, Direction.SEND, self._server_url, zip_name,
                                           options=row_opts, owner_pid=self._pid)
             else:
+                # the size shows (and counts in the totals) from the start; prepare sets it again
+                payload = crypto.payload_size(path.name, path.stat().st_size)
                 self.journal.add_transfer(local_id, Direction.SEND, self._server_url, path.name,
-                                          source_path=str(path), options=opts, owner_pid=self._pid)
+                                          source_path=str(path), payload_size=payload, options=opts,
+                                          owner_pid=self._pid)
             ids.append(local_id)
             self._emit("added", local_id)
         self._kick()

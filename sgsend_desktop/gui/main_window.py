@@ -598,7 +598,8 @@ class MainWindow(QMainWindow):
                 parts.append(f"{round(totals.fraction * 100)} %")
             if totals.bytes_total:
                 left = max(0, totals.bytes_total - totals.bytes_done)
-                parts.append(f"{format_size(left)} of {format_size(totals.bytes_total)} to go")
+                unsized = f" + {totals.unsized} of unknown size" if totals.unsized else ""
+                parts.append(f"{format_size(left)} of {format_size(totals.bytes_total)}{unsized} to go")
             if totals.speed_bps > 0:
                 parts.append(format_speed(totals.speed_bps))
             self.total_label.setText("Total: " + " · ".join(parts))

@@ -86,6 +86,8 @@ class QueueTotals:
     bytes_done: int  # of the active and waiting rows
     bytes_total: int
     speed_bps: float  # of the active rows whose speed is fresh
+    unsized: int = 0  # active and waiting rows whose size is not known yet (a folder not zipped yet, a
+    #                   download before the server answered): bytes_total leaves them out
 
     @property
     def fraction(self) -> float | None:
@@ -317,4 +319,5 @@ def totals_of(
         bytes_done=sum(min(s.size, max(s.bytes_done, s.bytes_confirmed)) for s in moving),
         bytes_total=sum(s.size for s in moving),
         speed_bps=sum(speed_of(s) for s in active),
+        unsized=sum(not s.size for s in moving),
     )

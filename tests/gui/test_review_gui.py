@@ -204,3 +204,15 @@ def test_total_line_says_what_is_left_to_go(qtbot: QtBot, tmp_path: Path, data_d
     engine.emit("changed", replace(engine.snapshot("t1"), state=TransferState.UPLOADING, bytes_done=300))
     qtbot.waitUntil(lambda: "to go" in window.total_label.text(), timeout=3000)
     qtbot.waitUntil(lambda: "700 B of 1000 B to go" in window.total_label.text(), timeout=3000)
+
+
+def test_total_line_counts_rows_of_unknown_size_apart(qtbot: QtBot, tmp_path: Path, data_dir: Path) -> None:
+    """A folder waiting to be zipped has no size yet: the line must not read "100 % · 0 B to go" for it."""
+    from dataclasses import replace
+
+    window, engine = make_window(qtbot, data_dir)
+    (tmp_path / "a.bin").write_bytes(b"x" * 1000)
+    (tmp_path / "b.bin").write_bytes(b"x" * 10)
+    engine.send([tmp_path / "a.bin", tmp_path / "b.bin"])
+    engine.emit("changed", replace(engine.snapshot("t2"), size=0))
+    qtbot.waitUntil(lambda: "1000 B + 1 of unknown size to go" in window.total_label.text(), timeout=3000)

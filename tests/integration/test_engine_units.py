@@ -281,3 +281,23 @@ def test_switching_servers_keeps_the_old_clients_for_running_jobs_and_closes_the
     finally:
         engine.close()
     assert first._http.is_closed
+
+
+def test_a_queued_file_shows_its_size_before_its_turn(tmp_path: Path) -> None:
+    """A drop of 30 files showed an empty Size column and "100 % · 728 KB to go" for the queue: the sizes
+    of queued files were unknown until each one's turn came."""
+    from sgsend_desktop.core import crypto
+    from sgsend_desktop.core.engine import TransferEngine
+
+    source = tmp_path / "report.pdf"
+    source.write_bytes(os.urandom(300_000))
+    (tmp_path / "folder").mkdir()
+    engine = TransferEngine(tmp_path / "data", "http://127.0.0.1:9")
+    try:
+        file_id, folder_id = engine.send([source, tmp_path / "folder"])
+        queued = engine.snapshot(file_id)
+        assert queued.state is TransferState.QUEUED
+        assert queued.size == crypto.payload_size("report.pdf", 300_000)
+        assert engine.snapshot(folder_id).size == 0  # a folder's size is known once it is zipped
+    finally:
+        engine.close()
