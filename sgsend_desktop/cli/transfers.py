@@ -153,7 +153,7 @@ def _engine(args: argparse.Namespace, data_dir: Path, server_url: str,
     limit = getattr(args, "limit", None)
     engine = TransferEngine(data_dir, server_url, token, workers=getattr(args, "workers", 4) or 4,
                             upload_limit_bps=limit, download_limit_bps=limit, max_active_transfers=2,
-                            local=local)
+                            local=local, watch_downloads=False)  # the command ends with its transfers
     try:
         yield engine
     finally:

@@ -108,7 +108,10 @@ class TransferEngine:
     def __init__(self, data_dir: Path, server_url: str, token: str | None = None, workers: int = 4,
                  upload_limit_bps: int | None = None, download_limit_bps: int | None = None,
                  max_active_transfers: int = 2, auto_resume: bool = False, *,
-                 retry: RetryPolicy | None = None, local: LocalEndpoint | None = None) -> None:
+                 retry: RetryPolicy | None = None, local: LocalEndpoint | None = None,
+                 watch_downloads: bool = True) -> None:
+        """``watch_downloads``: follow the recipients' downloads of finished sends (event streams and a
+        poller, ``core/watchers.py``): what the window shows; a one-shot CLI command has no use for it."""
         self._data_dir = Path(data_dir)
         self._data_dir.mkdir(parents=True, exist_ok=True)
         self._server_url = server_url.rstrip("/")
@@ -117,6 +120,7 @@ class TransferEngine:
         self._workers = max(1, workers)
         self._max_active = max(1, max_active_transfers)
         self._auto_resume = auto_resume
+        self._watch_downloads = watch_downloads
         self._retry = retry or RetryPolicy()
         self._gates = OfflineGates(self._retry)  # per host: unreachable hosts are probed once for all jobs
         self.journal = Journal(config.journal_path(self._data_dir))
@@ -155,7 +159,8 @@ class TransferEngine:
             if self._auto_resume and row.state is TransferState.PAUSED:
                 self.journal.set_state(row.id, TransferState.QUEUED, owner_pid=self._pid, requested=None)
         self._follow_local_server()
-        self._downloads.poll_earlier_sends()
+        if self._watch_downloads:
+            self._downloads.poll_earlier_sends()
         with self._lock:
             self._scheduler.start()
 
@@ -603,7 +608,8 @@ class TransferEngine:
                 UploadJob(ctx).run()
                 row = self.journal.get(local_id)
                 self._remove_temp(row)
-                self._downloads.watch(row)
+                if self._watch_downloads:
+                    self._downloads.watch(row)
             else:
                 DownloadJob(ctx).run()
                 self.secrets.delete(local_id)  # the file is saved: its key is needed no more

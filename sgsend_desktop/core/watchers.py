@@ -4,9 +4,9 @@ After a send, while the engine runs, it learns the recipients' downloads (``down
 ``events`` extension). The newest MAX_WATCHERS finished sends each hold an SSE stream (on the API's events
 client, never the transfer client); an older one loses its stream and joins the (at most MAX_POLLED) sends
 whose counts one poller thread (``sgsend-download-poller``) reads with ``info`` every POLL_DOWNLOADS_EVERY
-seconds — as do, from the start, the newest finished sends of earlier runs (their streams ended with the
-process that made them). Counts are kept in the journal (``options.download_count``), so a relaunch still
-shows them.
+seconds. At start the finished sends of earlier runs (their streams ended with the process that made them)
+are followed the same way: the newest MAX_WATCHERS get a stream again, the older ones are polled. Counts
+are kept in the journal (``options.download_count``), so a relaunch shows them at once.
 """
 
 from __future__ import annotations
@@ -51,14 +51,15 @@ class DownloadWatchers:
     def count(self, row: TransferRow) -> int:
         return self.counts.get(row.id, saved_download_count(row))
 
-    def watch(self, row: TransferRow) -> None:
+    def watch(self, row: TransferRow) -> bool:
         """A send just finished: listen to its downloads, evicting the oldest stream beyond MAX_WATCHERS
-        (that send's count is polled from then on)."""
+        (that send's count is polled from then on). False when no stream was started (the server has no
+        events extension, or the engine is closing)."""
         engine = self._engine
-        api = engine._api(row.server_url)
+        api = engine._api(engine.server_for(row))
         transfer_id = row.transfer_id
         if not transfer_id or not api.capabilities().events or self._stopping.is_set() or engine._closed:
-            return
+            return False
         local_id = row.id
 
         def on_event(event: ServerEvent) -> None:
@@ -70,7 +71,7 @@ class DownloadWatchers:
         evicted: list[EventListener] = []
         with self._lock:
             if self._stopping.is_set():
-                return
+                return False
             self._polled.pop(local_id, None)
             for other_id, other in list(self._watchers.items()):
                 if not other.alive:  # ended by itself: deleted, expired or unknown on the server
@@ -83,13 +84,14 @@ class DownloadWatchers:
                 except SendError:
                     continue  # discarded meanwhile
                 if oldest.transfer_id:
-                    self._polled[oldest_id] = (oldest.server_url, oldest.transfer_id)
+                    self._polled[oldest_id] = (engine.server_for(oldest), oldest.transfer_id)
             while len(self._polled) > MAX_POLLED:
                 del self._polled[next(iter(self._polled))]
             self._start_poller()
             self._watchers[local_id] = watcher.start()
         for old in evicted:
             old.stop(timeout=0.2)
+        return True
 
     def forget(self, local_id: str) -> None:
         """The transfer was discarded: no stream, no polling for it any more."""
@@ -117,16 +119,38 @@ class DownloadWatchers:
                      {"download_count": count})
 
     def poll_earlier_sends(self) -> None:
-        """At start: the newest finished sends of earlier runs get their download counts refreshed by the
-        poller (their event streams ended with the process that made them)."""
+        """At start: the finished sends of earlier runs (their event streams ended with the process that
+        made them). The newest MAX_WATCHERS get a stream again — a download an hour after a relaunch is
+        told at once, as it is for a send of this run — and the older ones (MAX_POLLED at most) are polled.
+        The streams are opened on a thread of their own: start() never waits for the network."""
         engine = self._engine
         sends = [row for row in engine.journal.all()
                  if row.direction is Direction.SEND and row.state is TransferState.DONE and row.transfer_id
                  and not row.options.get("deleted_remote")]
+        newest_first = sorted(sends, key=lambda r: r.updated_at, reverse=True)
+        streamed, polled = newest_first[:MAX_WATCHERS], newest_first[MAX_WATCHERS:MAX_WATCHERS + MAX_POLLED]
         with self._lock:
-            for row in sorted(sends, key=lambda r: r.updated_at)[-MAX_POLLED:]:
+            for row in reversed(polled):  # oldest first, as _polled keeps them
                 self._polled[row.id] = (engine.server_for(row), str(row.transfer_id))
             self._start_poller()
+        if streamed:
+            threading.Thread(target=self._stream_again, args=(list(reversed(streamed)),),
+                             name="sgsend-download-streams", daemon=True).start()
+
+    def _stream_again(self, rows: list[TransferRow]) -> None:
+        """Streams for ``rows`` (oldest first); a send whose stream cannot start is polled instead."""
+        for row in rows:
+            if self._stopping.is_set():
+                return
+            try:
+                started = self.watch(row)
+            except Exception as error:  # unreachable, or a server that fails: the poller tries later
+                log.debug("no download stream for %s: %s", row.id, error)
+                started = False
+            if not started and not self._stopping.is_set():
+                with self._lock:
+                    self._polled[row.id] = (self._engine.server_for(row), str(row.transfer_id))
+                    self._start_poller()
 
     def _start_poller(self) -> None:
         if self._polled and self._poller is None:
