@@ -13,7 +13,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -169,6 +169,23 @@ def _to_row(record: sqlite3.Row) -> TransferRow:
     return TransferRow(**{name: values[name] for name in _COLUMNS})
 
 
+LOCKED_PATIENCE = 30.0  # seconds a journal being created by another process is waited for
+
+
+def _while_locked(step: Callable[[], object]) -> None:
+    deadline = time.monotonic() + LOCKED_PATIENCE
+    delay = 0.01
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(0.25, delay * 2)
+
+
 class Journal:
     """Thread-safe access to the journal database."""
 
@@ -179,10 +196,13 @@ class Journal:
         self._lock = threading.RLock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
+        # Two processes opening a new journal at once (the window and a CLI command, two commands) race to
+        # switch it to WAL and create its tables; SQLite answers the loser "database is locked" at once,
+        # without waiting out its busy timeout, for these lock changes. The loser tries again.
+        _while_locked(lambda: self._db.execute("PRAGMA journal_mode=WAL"))
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._migrate()
+        _while_locked(self._migrate)
 
     def close(self) -> None:
         with self._lock:

@@ -58,6 +58,9 @@ def journal_is_sound(path: Path) -> list[tuple[str, str]]:
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
         [[verdict]] = db.execute("PRAGMA integrity_check").fetchall()
         assert verdict == "ok", verdict
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "transfers" not in tables:  # killed while the journal was being created: the next run makes it
+            return []
         return [(str(a), str(b)) for a, b in db.execute("SELECT id, state FROM transfers").fetchall()]
 
 

@@ -157,7 +157,7 @@ def test_kill9_at_20_random_points_of_a_send_and_a_receive_then_resume(
                 delay = (0.05 + 1.45 * fractions[what]) if mode == "early" else 3.0 * fractions[what]
                 points[what] = f"{mode} +{delay:.2f}s"
                 _kill_later(proc, journal_file, what, delay, after_journaled=mode == "delay")
-        codes = {}
+        codes, errors = {}, {}
         for what, proc in procs.items():
             try:
                 proc.wait(timeout=90)
@@ -165,11 +165,11 @@ def test_kill9_at_20_random_points_of_a_send_and_a_receive_then_resume(
                 proc.kill()
                 raise AssertionError(f"seed {seed} round {round_}: {what} hung") from None
             codes[what] = proc.returncode
-            proc.communicate()
+            errors[what] = proc.communicate()[1][-1500:]
         switch.disarm()
         where = f"seed {seed} round {round_} ({points})"
         for what, code in codes.items():
-            assert code in (0, -9), f"{where}: {what} exited {code}"
+            assert code in (0, -9), f"{where}: {what} exited {code}: {errors[what]}"
 
         # the journal after the kills: sound, opens, listed
         rows = _rows(journal_file)
