@@ -72,7 +72,7 @@ class EmbeddedServer:
 
 def _run(config: ServerConfig, sock: socket.socket) -> tuple[AnnouncingServer, threading.Thread]:
     ready = threading.Event()
-    server, app = build_server(config, sock, ready.set)
+    server, app = build_server(config, sock, ready.set, fast=False)  # one user: asyncio and h11 suffice
 
     def run() -> None:
         try:

@@ -81,11 +81,15 @@ def accept_batch(connections: int) -> int:
     return max(16, min(2048, connections // 4))
 
 
-def gated_protocol(limit: int) -> type[asyncio.Protocol]:
-    """uvicorn's HTTP protocol, resetting a new connection while more than ``limit`` are open."""
-    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+def gated_protocol(limit: int, fast: bool = True) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol, resetting a new connection while more than ``limit`` are open: httptools'
+    parser when installed and ``fast`` (the ``server`` extra), else h11's."""
+    if fast:  # importing uvicorn's "auto" module imports httptools when it is there
+        from uvicorn.protocols.http.auto import AutoHTTPProtocol as base
+    else:
+        from uvicorn.protocols.http.h11_impl import H11Protocol as base
 
-    class GatedProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
+    class GatedProtocol(base):  # type: ignore[misc, valid-type]
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             super().connection_made(transport)
             if len(self.connections) > limit:

@@ -89,8 +89,12 @@ class AnnouncingServer(uvicorn.Server):
 
 
 def build_server(
-    config: ServerConfig, sock: socket.socket, on_ready: Callable[[], None], log_level: str = "warning"
+    config: ServerConfig, sock: socket.socket, on_ready: Callable[[], None], log_level: str = "warning",
+    fast: bool = True,
 ) -> tuple[AnnouncingServer, FastAPI]:
+    """``fast``: uvloop and httptools when installed (the ``server`` extra: ~25 % less CPU per request,
+    ~30 % more requests/s under load, bench/server_load.py); the embedded server of the desktop app
+    passes False and always runs on asyncio and h11, the same with or without the extra."""
     holder: list[AnnouncingServer] = []
     raise_fd_limit()  # the login default is often 1024 (macOS: 256); also for the embedded server
     connections = max_connections(config.max_connections)
@@ -109,7 +113,8 @@ def build_server(
         # connections stay well within the open-file limit (fdlimit.py)
         limit_concurrency=connections,
         backlog=batch,  # also how many connections asyncio accepts per loop tick
-        http=gated_protocol(connections + batch),
+        http=gated_protocol(connections + batch, fast),
+        loop="auto" if fast else "asyncio",
     )
     quiet_concurrency_warnings()
     ctx = app.state.ctx

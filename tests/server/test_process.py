@@ -108,3 +108,26 @@ def test_a_client_dropping_mid_part_is_not_a_server_error(tmp_path: Path) -> Non
         parts = client.get(f"/api/presigned/parts/{transfer_id}/{initiated['upload_id']}").json()["parts"]
         assert parts == []  # the cut part was discarded, not stored half-written
     assert not any("Traceback" in line for line in server.output), "".join(server.output)[-3000:]
+
+
+def test_sgsend_serve_runs_on_uvloop_and_httptools_the_desktop_server_on_asyncio_and_h11(
+        tmp_path: Path) -> None:
+    """The `server` extra (installed with the tests, as a team installs it) is what `sgsend serve` runs on;
+    the desktop app's embedded server stays on asyncio and h11 whatever is installed."""
+    import sys
+
+    from sgsend_desktop.server.embedded import start_embedded_server
+
+    with running_server(tmp_path) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+        assert client.get("/api/presigned/capabilities").status_code == 200  # parses a request first
+        maps = Path(f"/proc/{server.proc.pid}/maps").read_text()
+    assert "/uvloop/" in maps and "/httptools/" in maps
+    loaded_before = {name for name in sys.modules if name.split(".")[0] in ("uvloop", "httptools")}
+    embedded = start_embedded_server(tmp_path / "embedded")
+    try:
+        assert httpx.get(f"{embedded.url}/api/presigned/capabilities", timeout=30).status_code == 200
+        loaded = {name for name in sys.modules if name.split(".")[0] in ("uvloop", "httptools")}
+        assert loaded == loaded_before  # neither was imported for it
+        assert embedded._server.config.loop == "asyncio"
+    finally:
+        embedded.stop()

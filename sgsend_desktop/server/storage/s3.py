@@ -3,7 +3,11 @@
 No local state: metadata is `transfers/<id>/meta.json` in the bucket next to `transfers/<id>/payload`,
 so any number of `sgsend serve` processes on one bucket serve the same transfers. Metadata updates
 are compare-and-swap writes (`If-Match` on the object's ETag, `If-None-Match: *` on create), retried on
-conflict, so two processes counting downloads at once never lose a count.
+conflict, so two processes counting downloads at once never lose a count. A write route reads the
+metadata (``load``) and then changes it (``update``): the update's first try starts from the version that
+read just got (``_Recent``, a few seconds old at most) instead of reading it again, one S3 call fewer per
+upload, complete and download. The ``If-Match`` makes that safe: a version changed meanwhile (by this
+process or another) fails the write and the update reads the metadata afresh, as on any conflict.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import json
 import secrets
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -28,6 +34,8 @@ READ_CHUNK = 1024 * 1024
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 SINGLE_PUT_LIMIT = 64 * 1024 * 1024  # a direct upload up to this size is one PutObject (S3 allows 5 GiB)
 CAS_ATTEMPTS = 20
+RECENT_SECONDS = 5.0  # a version read this recently is where an update's first try starts
+RECENT_MAX = 4096     # versions kept at most (the oldest go first)
 TICKET_SECRET_KEY = "server/ticket-secret"  # under the prefix; 32 random bytes shared by all processes
 
 
@@ -72,6 +80,33 @@ class SpooledWriter(PayloadWriter):
         self._spool.close()
 
 
+class _Recent:
+    """The metadata versions this process read or wrote last (raw JSON and ETag), per transfer."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[str, tuple[bytes, str, float]] = {}
+
+    def keep(self, transfer_id: str, body: bytes, etag: str) -> None:
+        with self._lock:
+            self._seen.pop(transfer_id, None)
+            self._seen[transfer_id] = (body, etag, time.monotonic())
+            while len(self._seen) > RECENT_MAX:
+                del self._seen[next(iter(self._seen))]
+
+    def take(self, transfer_id: str) -> tuple[TransferMeta, str] | None:
+        """A fresh copy of the version seen last, if recent; it is forgotten (one first try per read)."""
+        with self._lock:
+            found = self._seen.pop(transfer_id, None)
+        if found is None or time.monotonic() - found[2] > RECENT_SECONDS:
+            return None
+        return TransferMeta.from_dict(json.loads(found[0])), found[1]
+
+    def forget(self, transfer_id: str) -> None:
+        with self._lock:
+            self._seen.pop(transfer_id, None)
+
+
 class S3Store(TransferStore):
     kind = "s3"
     signs_own_urls = False
@@ -81,6 +116,7 @@ class S3Store(TransferStore):
         self.bucket = settings.bucket
         self.prefix = settings.prefix.strip("/") + "/" if settings.prefix.strip("/") else ""
         self._ticket_secret: bytes | None = None
+        self._recent = _Recent()
         self.client: Any = boto3.client(
             "s3",
             endpoint_url=settings.endpoint,
@@ -114,16 +150,24 @@ class S3Store(TransferStore):
                 return None
             raise
         body = response["Body"].read()
-        return TransferMeta.from_dict(json.loads(body)), str(response["ETag"])
+        etag = str(response["ETag"])
+        self._recent.keep(transfer_id, body, etag)
+        return TransferMeta.from_dict(json.loads(body)), etag
 
     def _put_meta(self, meta: TransferMeta, **conditions: str) -> None:
-        self.client.put_object(
+        body = json.dumps(meta.to_dict()).encode()
+        response = self.client.put_object(
             Bucket=self.bucket,
             Key=self._key(meta.transfer_id, "meta.json"),
-            Body=json.dumps(meta.to_dict()).encode(),
+            Body=body,
             ContentType="application/json",
             **conditions,
         )
+        etag = response.get("ETag")
+        if etag:
+            self._recent.keep(meta.transfer_id, body, str(etag))
+        else:
+            self._recent.forget(meta.transfer_id)
 
     def create(self, meta: TransferMeta) -> bool:
         try:
@@ -142,12 +186,20 @@ class S3Store(TransferStore):
         return found[0] if found else None
 
     def update(self, transfer_id: str, change: Callable[[TransferMeta], T]) -> tuple[TransferMeta, T]:
+        recent = self._recent.take(transfer_id)  # the first try: the version read a moment ago
         for _ in range(CAS_ATTEMPTS):
-            found = self._get_meta(transfer_id)
+            from_recent = recent is not None
+            found = recent if recent is not None else self._get_meta(transfer_id)
+            recent = None
             if found is None:
                 raise StoreError(404, "Transfer not found")
             meta, etag = found
-            result = change(meta)
+            try:
+                result = change(meta)
+            except StoreError:
+                if from_recent:
+                    continue  # judged on a version that may be stale: read it again before refusing
+                raise
             try:
                 self._put_meta(meta, IfMatch=etag)
             except ClientError as error:
@@ -155,6 +207,7 @@ class S3Store(TransferStore):
                     409,
                     412,
                 ):
+                    self._recent.forget(transfer_id)
                     continue
                 raise
             return meta, result

@@ -1,0 +1,92 @@
+"""The S3 store's metadata writes (compare-and-swap on the ETag), straight against a real SeaweedFS: a write
+route's update starts from the version its load just read (one GetObject fewer), and stays correct when
+another process changed the metadata in between."""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from sgsend_desktop.server.config import S3Settings
+from sgsend_desktop.server.meta import COMPLETED, PENDING, TransferMeta
+from sgsend_desktop.server.storage.base import StoreError
+from sgsend_desktop.server.storage.s3 import S3Store
+from tests.helpers.seaweed import SeaweedS3
+
+pytestmark = pytest.mark.s3
+
+
+def make_store(seaweedfs: SeaweedS3, prefix: str) -> tuple[S3Store, Counter[str]]:
+    store = S3Store(S3Settings(bucket=seaweedfs.bucket, endpoint=seaweedfs.endpoint, region=seaweedfs.region,
+                               access_key=seaweedfs.access_key, secret_key=seaweedfs.secret_key,
+                               prefix=prefix))
+    calls: Counter[str] = Counter()
+
+    def count(event_name: str, **_: Any) -> None:
+        calls[event_name.rsplit(".", 1)[-1]] += 1
+
+    store.client.meta.events.register("before-call.s3", count)
+    return store, calls
+
+
+def test_an_update_after_a_load_reads_the_metadata_once(seaweedfs: SeaweedS3) -> None:
+    prefix = f"meta-{secrets.token_hex(4)}"
+    store, calls = make_store(seaweedfs, prefix)
+    assert store.create(TransferMeta(transfer_id="abcdef123456", file_size_bytes=10))
+    calls.clear()
+    assert store.load("abcdef123456") is not None
+
+    def finish(meta: TransferMeta) -> str:
+        assert meta.status == PENDING
+        meta.status = COMPLETED
+        return "done"
+
+    meta, result = store.update("abcdef123456", finish)
+    assert (meta.status, result) == (COMPLETED, "done")
+    assert calls == Counter({"GetObject": 1, "PutObject": 1})  # before: two GetObject
+    assert store.load("abcdef123456").status == COMPLETED  # type: ignore[union-attr]
+
+
+def test_a_change_by_another_process_between_load_and_update_is_never_lost(seaweedfs: SeaweedS3) -> None:
+    prefix = f"meta-{secrets.token_hex(4)}"
+    here, _ = make_store(seaweedfs, prefix)
+    there, _ = make_store(seaweedfs, prefix)  # another `sgsend serve` on the same bucket
+    assert here.create(TransferMeta(transfer_id="abcdef123456", file_size_bytes=10))
+
+    def count(meta: TransferMeta) -> int:
+        meta.download_count += 1
+        return meta.download_count
+
+    assert here.load("abcdef123456").download_count == 0  # type: ignore[union-attr]
+    there.update("abcdef123456", count)  # meanwhile, elsewhere
+    _, seen = here.update("abcdef123456", count)  # starts from the stale version: the write is refused
+    assert seen == 2
+    assert there.load("abcdef123456").download_count == 2  # type: ignore[union-attr]
+
+
+def test_a_refusal_judged_on_a_stale_version_is_checked_again(seaweedfs: SeaweedS3) -> None:
+    """The version read a moment ago says 'completed'; another process has since deleted and created the
+    transfer again (a friendly key's id is reused): the update must not refuse on the old version."""
+    prefix = f"meta-{secrets.token_hex(4)}"
+    here, _ = make_store(seaweedfs, prefix)
+    there, _ = make_store(seaweedfs, prefix)
+    assert here.create(TransferMeta(transfer_id="abcdef123456", file_size_bytes=10, status=COMPLETED))
+    assert here.load("abcdef123456") is not None
+
+    def fresh(meta: TransferMeta) -> TransferMeta:
+        return TransferMeta(transfer_id=meta.transfer_id, file_size_bytes=20)
+
+    there.update("abcdef123456", lambda meta: meta.__dict__.update(fresh(meta).__dict__))
+
+    def upload(meta: TransferMeta) -> int:
+        if meta.status != PENDING:
+            raise StoreError(404, "Transfer not found or not in pending state")
+        meta.payload_size = 20
+        return 20
+
+    _, size = here.update("abcdef123456", upload)
+    assert size == 20
+    assert there.load("abcdef123456").payload_size == 20  # type: ignore[union-attr]
