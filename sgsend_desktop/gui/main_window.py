@@ -258,6 +258,8 @@ class MainWindow(QMainWindow):
         queue_layout.addWidget(self.table, 1)
         queue_layout.addWidget(self.total_label)
 
+        self._into_view: str | None = None  # the first of the files just queued, to scroll to
+        self._select_when_added: str | None = None  # a transfer to select once its row arrives
         self.details = DetailsPanel()
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setChildrenCollapsible(False)
@@ -452,8 +454,11 @@ class MainWindow(QMainWindow):
             self.model.remove(snap.id)
         else:
             self.model.upsert(snap)
-        if event.kind == "added" and not self.selected_snapshots():
+        if event.kind == "added" and (snap.id == self._select_when_added or not self.selected_snapshots()):
+            self._select_when_added = None
             self.select_transfer(snap.id)
+        elif event.kind == "added" and snap.id == self._into_view:
+            self._bring_into_view()
         self._notify(event)
         self._refresh_selected(snap.id)
         self._update_actions()  # a row came or went: moving up/down may have changed
@@ -513,8 +518,13 @@ class MainWindow(QMainWindow):
         return selected[0] if len(selected) == 1 else None
 
     def select_transfer(self, local_id: str) -> None:
-        """Make that row the whole selection (whatever modifier keys are held meanwhile)."""
-        self.select_row(self.model.row_of(local_id))
+        """Make that row the whole selection (whatever modifier keys are held meanwhile); a row not there
+        yet (a command answered before its "added" event arrived) is selected when it comes."""
+        row = self.model.row_of(local_id)
+        if row < 0:
+            self._select_when_added = local_id
+            return
+        self.select_row(row)
 
     def select_row(self, row: int) -> None:
         if not 0 <= row < self.model.rowCount():
@@ -523,6 +533,12 @@ class MainWindow(QMainWindow):
         flags = QItemSelectionModel.SelectionFlag
         self.table.selectionModel().setCurrentIndex(index, flags.ClearAndSelect | flags.Rows)
         self.table.scrollTo(index)
+        # and once more after the layout settled: the details panel and the table resize for the new
+        # selection, which left a row just added at the bottom half hidden (seen using the window)
+        snap = self.model.snapshot_at(row)
+        if snap is not None:
+            local_id = snap.id
+            QTimer.singleShot(0, lambda: self._scroll_to(local_id))
 
     def _ids(self, keep: Callable[[TransferSnapshot], bool]) -> list[str]:
         return [s.id for s in self.selected_snapshots() if keep(s)]
@@ -710,6 +726,25 @@ class MainWindow(QMainWindow):
     def _sent_ids(self, ids: list[str]) -> None:
         if ids and not self.selected_snapshots():
             self.select_transfer(ids[0])
+        elif ids:  # the selection stays; the new rows come into view (they join the end of a long queue)
+            self._into_view = ids[0]
+            self._bring_into_view()
+
+    def _bring_into_view(self) -> None:
+        """Scroll to the first row of the files just queued, once its row is there (its "added" event may
+        come after the answer of the send)."""
+        local_id = self._into_view
+        row = self.model.row_of(local_id) if local_id else -1
+        if row >= 0:
+            self._into_view = None
+            self.table.scrollTo(self.model.index(row, 0))
+            # and once more after the layout settled (the table's own resizing left the row half shown)
+            QTimer.singleShot(0, lambda: self._scroll_to(local_id))
+
+    def _scroll_to(self, local_id: str | None) -> None:
+        row = self.model.row_of(local_id) if local_id else -1
+        if row >= 0:
+            self.table.scrollTo(self.model.index(row, 0))
 
     def _send_failed(self, error: BaseException) -> None:
         self.show_error(f"Could not queue the files: {error}")
