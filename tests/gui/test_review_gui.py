@@ -9,6 +9,7 @@ from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
 from sgsend_desktop.core.model import TransferState
+from sgsend_desktop.gui.main_window import MainWindow
 from tests.gui.test_window_unit import make_window
 
 
@@ -218,9 +219,8 @@ def test_total_line_counts_rows_of_unknown_size_apart(qtbot: QtBot, tmp_path: Pa
     qtbot.waitUntil(lambda: "1000 B + 1 of unknown size to go" in window.total_label.text(), timeout=3000)
 
 
-def test_files_added_to_a_long_queue_come_into_view(qtbot: QtBot, tmp_path: Path, data_dir: Path) -> None:
-    """Seen using the window: files added below 32 finished rows were queued out of sight (only the total
-    line moved). The selection stays where it is; the first new row is scrolled into view."""
+def _long_queue_at_its_top(qtbot: QtBot, tmp_path: Path, data_dir: Path) -> MainWindow:
+    """A window whose queue holds 40 sends, more than it shows, with the first selected and in view."""
     window, _engine = make_window(qtbot, data_dir)
     window.resize(1000, 700)
     files = []
@@ -231,16 +231,23 @@ def test_files_added_to_a_long_queue_come_into_view(qtbot: QtBot, tmp_path: Path
     qtbot.waitUntil(lambda: window.model.rowCount() == 40, timeout=3000)
     window.select_transfer("t1")
     window.table.scrollToTop()
+    return window
+
+
+def _fully_shown(window: MainWindow, row: int) -> bool:
+    rect = window.table.visualRect(window.model.index(row, 0))
+    return window.table.viewport().rect().contains(rect)
+
+
+def test_files_added_to_a_long_queue_come_into_view(qtbot: QtBot, tmp_path: Path, data_dir: Path) -> None:
+    """Seen using the window: files added below 32 finished rows were queued out of sight (only the total
+    line moved). The selection stays where it is; the first new row is scrolled into view."""
+    window = _long_queue_at_its_top(qtbot, tmp_path, data_dir)
     new = tmp_path / "new.bin"
     new.write_bytes(b"y" * 10)
     window.send_paths([new], together=False)
     qtbot.waitUntil(lambda: window.model.rowCount() == 41, timeout=3000)
-
-    def shown() -> bool:
-        rect = window.table.visualRect(window.model.index(40, 0))
-        return window.table.viewport().rect().contains(rect)
-
-    qtbot.waitUntil(shown, timeout=3000)
+    qtbot.waitUntil(lambda: _fully_shown(window, 40), timeout=3000)
     assert [s.id for s in window.selected_snapshots()] == ["t1"]
 
 
@@ -248,21 +255,7 @@ def test_a_link_opened_below_a_long_queue_is_selected_and_fully_shown(
         qtbot: QtBot, tmp_path: Path, data_dir: Path) -> None:
     """Seen using the window: the download of a pasted link was selected at the bottom of a long queue
     but left half hidden (the table scrolled before the details panel took its new size)."""
-    window, _engine = make_window(qtbot, data_dir)
-    window.resize(1000, 700)
-    files = []
-    for n in range(40):
-        files.append(tmp_path / f"old-{n:02d}.bin")
-        files[-1].write_bytes(b"x" * (n + 1))
-    window.send_paths(files, together=False)
-    qtbot.waitUntil(lambda: window.model.rowCount() == 40, timeout=3000)
-    window.select_transfer("t1")
-    window.table.scrollToTop()
+    window = _long_queue_at_its_top(qtbot, tmp_path, data_dir)
     window.receive_link("http://127.0.0.1:1/en-gb/download/#abcdef123456/" + "A" * 43)
     qtbot.waitUntil(lambda: [s.id for s in window.selected_snapshots()] == ["t41"], timeout=3000)
-
-    def shown() -> bool:
-        rect = window.table.visualRect(window.model.index(40, 0))
-        return window.table.viewport().rect().contains(rect)
-
-    qtbot.waitUntil(shown, timeout=3000)
+    qtbot.waitUntil(lambda: _fully_shown(window, 40), timeout=3000)
