@@ -553,21 +553,26 @@ class TransferEngine:
             self._wake.notify_all()
 
     def _stop(self, local_id: str, reason: str) -> None:
-        row = self.journal.get(local_id)
-        job = self._running.get(local_id)
-        if job is not None:
-            job.control.request(reason)
-            return
-        if row.owner_pid not in (None, self._pid) and self._owners.is_alive(row.owner_pid) and (
-                row.state in _ACTIVE or row.state is TransferState.QUEUED):
-            self.journal.request(local_id, reason)  # the owning process polls for it
-            log.info("asked process %s to %s transfer %s", row.owner_pid, reason, local_id)
-            return
+        # Decided under the scheduler's lock: a queued row read here could otherwise be started by
+        # the scheduler before it is marked paused, and its job would fail on "paused to preparing".
+        with self._lock:
+            row = self.journal.get(local_id)
+            job = self._running.get(local_id)
+            if job is not None:
+                job.control.request(reason)
+                return
+            stoppable = row.state in _ACTIVE or row.state is TransferState.QUEUED
+            if row.owner_pid not in (None, self._pid) and self._owners.is_alive(row.owner_pid) and stoppable:
+                self.journal.request(local_id, reason)  # the owning process polls for it
+                log.info("asked process %s to %s transfer %s", row.owner_pid, reason, local_id)
+                return
+            if stoppable:  # a cancel too: paused first, so the scheduler leaves it alone meanwhile
+                row = self.journal.set_state(local_id, TransferState.PAUSED, owner_pid=None,
+                                             requested=None)
         if reason == "cancel":
             if not row.state.is_final:
-                self._cancelled(row)
-        elif row.state in _ACTIVE or row.state is TransferState.QUEUED:
-            self.journal.set_state(local_id, TransferState.PAUSED, owner_pid=None, requested=None)
+                self._cancelled(row)  # outside the lock: it may ask the server to abort the upload
+        elif stoppable:
             self._emit("changed", local_id)
 
     def _cancelled(self, row: TransferRow) -> None:
