@@ -17,7 +17,7 @@ from sgsend_desktop.server.app import create_app
 from sgsend_desktop.server.config import ServerConfig
 from sgsend_desktop.server.meta import TransferMeta
 from sgsend_desktop.server.runner import bind_socket, socket_url
-from sgsend_desktop.server.storage.base import PayloadWriter
+from sgsend_desktop.server.storage.base import PayloadWriter, TransferStore
 from sgsend_desktop.server.storage.disk import DiskStore, FileWriter
 from tests.helpers.servers import ServerProc, running_server
 from tests.server.flows import MIB, put_part, small_transfer
@@ -73,7 +73,7 @@ def slow_disk_server(data_dir: Path) -> Iterator[str]:
 
 
 @contextmanager
-def inprocess_server(config: ServerConfig, store: DiskStore) -> Iterator[str]:
+def inprocess_server(config: ServerConfig, store: TransferStore) -> Iterator[str]:
     app = create_app(config, store=store)
     sock = bind_socket("127.0.0.1", 0)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))

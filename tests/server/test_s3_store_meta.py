@@ -29,6 +29,7 @@ def make_store(seaweedfs: SeaweedS3, prefix: str) -> tuple[S3Store, Counter[str]
         calls[event_name.rsplit(".", 1)[-1]] += 1
 
     store.client.meta.events.register("before-call.s3", count)
+    store.objects.calls = calls  # the metadata's own fast path (storage/s3_objects.py) counts here too
     return store, calls
 
 
@@ -90,3 +91,39 @@ def test_a_refusal_judged_on_a_stale_version_is_checked_again(seaweedfs: Seaweed
     _, size = here.update("abcdef123456", upload)
     assert size == 20
     assert there.load("abcdef123456").payload_size == 20  # type: ignore[union-attr]
+
+
+def test_a_direct_send_is_six_s3_calls_and_a_presigned_put_is_measured_at_complete(
+        seaweedfs: SeaweedS3) -> None:
+    """create → upload → complete asks S3 for nothing it already knows: the size the upload recorded
+    stands (no HeadObject). A payload PUT straight to S3 through presigned/upload-url is not seen by the
+    server, so its transfer is measured at complete — and one larger than declared is refused there."""
+    import httpx
+
+    from sgsend_desktop.server.config import ServerConfig
+    from tests.server.test_review_races import inprocess_server
+
+    prefix = f"meta-{secrets.token_hex(4)}"
+    store, calls = make_store(seaweedfs, prefix)
+    config = ServerConfig(storage="s3", s3=S3Settings(bucket=seaweedfs.bucket, prefix=prefix))
+    with inprocess_server(config, store) as url, httpx.Client(base_url=url, timeout=30) as client:
+
+        def create() -> str:
+            answer = client.post("/api/transfers/create", json={"file_size_bytes": 100})
+            return str(answer.json()["transfer_id"])
+
+        calls.clear()
+        transfer_id = create()
+        assert client.post(f"/api/transfers/upload/{transfer_id}", content=b"p" * 128).status_code == 200
+        assert client.post(f"/api/transfers/complete/{transfer_id}").status_code == 200
+        assert calls == Counter({"PutObject": 4, "GetObject": 2})  # before: one HeadObject more
+
+        calls.clear()
+        transfer_id = create()
+        assert client.post(f"/api/transfers/upload/{transfer_id}", content=b"p" * 128).status_code == 200
+        signed = client.get(f"/api/presigned/upload-url/{transfer_id}").json()["upload_url"]
+        assert httpx.put(signed, content=b"q" * 5000, timeout=30).status_code == 200  # S3 checks no size
+        refused = client.post(f"/api/transfers/complete/{transfer_id}")
+        assert refused.status_code == 400 and "larger than the declared" in refused.json()["detail"]
+        assert calls["HeadObject"] == 1
+        assert client.get(f"/api/transfers/info/{transfer_id}").json()["status"] == "pending"

@@ -27,6 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sgsend_desktop.server.config import S3Settings
 from sgsend_desktop.server.meta import TransferMeta
 from sgsend_desktop.server.storage.base import PayloadWriter, StoredPart, StoreError, T, TransferStore
+from sgsend_desktop.server.storage.s3_objects import ObjectCalls
 from sgsend_desktop.server.tokens import check_record_name
 from sgsend_desktop.server.validation import TRANSFER_ID
 
@@ -117,12 +118,12 @@ class S3Store(TransferStore):
         self.prefix = settings.prefix.strip("/") + "/" if settings.prefix.strip("/") else ""
         self._ticket_secret: bytes | None = None
         self._recent = _Recent()
-        self.client: Any = boto3.client(
+        session = boto3.session.Session(aws_access_key_id=settings.access_key,
+                                        aws_secret_access_key=settings.secret_key,
+                                        region_name=settings.region)
+        self.client: Any = session.client(
             "s3",
             endpoint_url=settings.endpoint,
-            region_name=settings.region,
-            aws_access_key_id=settings.access_key,
-            aws_secret_access_key=settings.secret_key,
             config=Config(
                 signature_version="s3v4",
                 s3={"addressing_style": "path"},
@@ -130,6 +131,9 @@ class S3Store(TransferStore):
                 retries={"max_attempts": 3, "mode": "standard"},
             ),
         )
+        # meta.json reads and writes and the payload's HEAD: the same bucket, endpoint and credentials
+        self.objects = ObjectCalls(self.client.meta.endpoint_url, self.bucket, self.client.meta.region_name,
+                                   session.get_credentials())
 
     def _key(self, transfer_id: str, name: str) -> str:
         return f"{self.prefix}transfers/{transfer_id}/{name}"
@@ -143,27 +147,18 @@ class S3Store(TransferStore):
 
     # --- metadata -------------------------------------------------------------------------------
     def _get_meta(self, transfer_id: str) -> tuple[TransferMeta, str] | None:
-        try:
-            response = self.client.get_object(Bucket=self.bucket, Key=self._key(transfer_id, "meta.json"))
-        except ClientError as error:
-            if _code(error) in ("NoSuchKey", "404", "NotFound"):
-                return None
-            raise
-        body = response["Body"].read()
-        etag = str(response["ETag"])
+        found = self.objects.get(self._key(transfer_id, "meta.json"))
+        if found is None:
+            return None
+        body, etag = found
         self._recent.keep(transfer_id, body, etag)
         return TransferMeta.from_dict(json.loads(body)), etag
 
-    def _put_meta(self, meta: TransferMeta, **conditions: str) -> None:
+    def _put_meta(self, meta: TransferMeta, if_match: str | None = None,
+                  if_none_match: str | None = None) -> None:
         body = json.dumps(meta.to_dict()).encode()
-        response = self.client.put_object(
-            Bucket=self.bucket,
-            Key=self._key(meta.transfer_id, "meta.json"),
-            Body=body,
-            ContentType="application/json",
-            **conditions,
-        )
-        etag = response.get("ETag")
+        etag = self.objects.put(self._key(meta.transfer_id, "meta.json"), body, "application/json",
+                                if_match=if_match, if_none_match=if_none_match)
         if etag:
             self._recent.keep(meta.transfer_id, body, str(etag))
         else:
@@ -171,7 +166,7 @@ class S3Store(TransferStore):
 
     def create(self, meta: TransferMeta) -> bool:
         try:
-            self._put_meta(meta, IfNoneMatch="*")
+            self._put_meta(meta, if_none_match="*")
         except ClientError as error:
             if _code(error) in ("PreconditionFailed", "ConditionalRequestConflict") or _status(error) in (
                 409,
@@ -201,7 +196,7 @@ class S3Store(TransferStore):
                     continue  # judged on a version that may be stale: read it again before refusing
                 raise
             try:
-                self._put_meta(meta, IfMatch=etag)
+                self._put_meta(meta, if_match=etag)
             except ClientError as error:
                 if _code(error) in ("PreconditionFailed", "ConditionalRequestConflict") or _status(error) in (
                     409,
@@ -218,13 +213,7 @@ class S3Store(TransferStore):
         return SpooledWriter(self, self._key(transfer_id, "payload"))
 
     def payload_size(self, transfer_id: str) -> int | None:
-        try:
-            head = self.client.head_object(Bucket=self.bucket, Key=self._key(transfer_id, "payload"))
-        except ClientError as error:
-            if _status(error) == 404 or _code(error) in ("NoSuchKey", "404", "NotFound"):
-                return None
-            raise
-        return int(head["ContentLength"])
+        return self.objects.size(self._key(transfer_id, "payload"))
 
     def read_payload(self, transfer_id: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         extra = {}
@@ -376,14 +365,11 @@ class S3Store(TransferStore):
         return f"{self.prefix}server/{check_record_name(name)}.json"
 
     def _get_record(self, name: str) -> tuple[dict[str, Any], str] | None:
-        try:
-            response = self.client.get_object(Bucket=self.bucket, Key=self._record_key(name))
-        except ClientError as error:
-            if _code(error) in ("NoSuchKey", "404", "NotFound"):
-                return None
-            raise
-        data = json.loads(response["Body"].read())
-        return (data if isinstance(data, dict) else {}), str(response["ETag"])
+        found = self.objects.get(self._record_key(name))
+        if found is None:
+            return None
+        data = json.loads(found[0])
+        return (data if isinstance(data, dict) else {}), found[1]
 
     def load_record(self, name: str) -> dict[str, Any] | None:
         found = self._get_record(name)
@@ -393,12 +379,12 @@ class S3Store(TransferStore):
         """Compare-and-swap, as ``update``: ``If-None-Match: *`` for a new record, ``If-Match`` after."""
         for _ in range(CAS_ATTEMPTS):
             found = self._get_record(name)
-            record, condition = (found[0], {"IfMatch": found[1]}) if found else ({}, {"IfNoneMatch": "*"})
+            record = found[0] if found else {}
             result = change(record)
             try:
-                self.client.put_object(Bucket=self.bucket, Key=self._record_key(name),
-                                       Body=json.dumps(record).encode(), ContentType="application/json",
-                                       **condition)
+                self.objects.put(self._record_key(name), json.dumps(record).encode(), "application/json",
+                                 if_match=found[1] if found else None,
+                                 if_none_match=None if found else "*")
             except ClientError as error:
                 if _code(error) in ("PreconditionFailed", "ConditionalRequestConflict") or _status(error) in (
                     409,
@@ -420,18 +406,14 @@ class S3Store(TransferStore):
             return self._ticket_secret
         key = f"{self.prefix}{TICKET_SECRET_KEY}"
         for _ in range(CAS_ATTEMPTS):
+            # through the fast path: a body cut half-way is retried there (boto3 retries only the request,
+            # so one reset connection while reading the secret used to stop `sgsend serve` at start-up)
+            found = self.objects.get(key)
+            if found is not None and len(found[0]) >= 32:
+                self._ticket_secret = bytes(found[0])
+                return self._ticket_secret
             try:
-                body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-            except ClientError as error:
-                if _code(error) not in ("NoSuchKey", "404", "NotFound"):
-                    raise
-            else:
-                if len(body) >= 32:
-                    self._ticket_secret = bytes(body)
-                    return self._ticket_secret
-            try:
-                self.client.put_object(Bucket=self.bucket, Key=key, Body=secrets.token_bytes(32),
-                                       ContentType="application/octet-stream", IfNoneMatch="*")
+                self.objects.put(key, secrets.token_bytes(32), "application/octet-stream", if_none_match="*")
             except ClientError as error:
                 if _code(error) not in ("PreconditionFailed", "ConditionalRequestConflict") and _status(
                     error
@@ -442,3 +424,4 @@ class S3Store(TransferStore):
 
     def close(self) -> None:
         self.client.close()
+        self.objects.close()
