@@ -41,6 +41,9 @@ class TransferMeta:
     assembled_upload_id: str = ""  # the multipart upload presigned/complete assembled (retries answer 200)
     assembled_etag: str = ""
     payload_size: int | None = None  # set once the payload is stored
+    # an S3 presigned PUT URL was issued (presigned/upload-url): the object may then be replaced without
+    # the server knowing, so complete reads its size from the store instead of trusting payload_size
+    payload_put_url: bool = False
     parts_log: list[list[int]] = field(default_factory=list)  # [[part_number, size], ...] arrival order
     event_offset: int = 0  # event ids used by aborted multipart uploads
     purge_after: float | None = None  # auto_delete: wipe the payload after this Unix time

@@ -299,7 +299,16 @@ def build_router(ctx: ServerContext) -> APIRouter:
     @router.get("/upload-url/{transfer_id}")
     async def upload_url(transfer_id: str, request: Request) -> dict[str, Any]:
         ctx.require_token(request)
-        await pending_meta(transfer_id)
+        meta = await pending_meta(transfer_id)
+        if not ctx.store.signs_own_urls and not meta.payload_put_url:
+            # the PUT goes straight to S3, unseen by the server: complete must ask the store for the size
+
+            def mark(meta: TransferMeta) -> None:
+                if meta.status != PENDING:
+                    raise StoreError(409, "Transfer not in pending state")
+                meta.payload_put_url = True
+
+            await ctx.update(transfer_id, mark)
         url = await ctx.call(ctx.store.upload_url, transfer_id, ctx.base_url(request), expiry)
         return {"transfer_id": transfer_id, "upload_url": url, "expires_in": expiry}
 

@@ -142,7 +142,11 @@ def build_router(ctx: ServerContext) -> APIRouter:
         if meta.status == DELETED:
             raise HTTPException(status_code=404, detail="Transfer not found or payload not uploaded")
         if meta.status == PENDING:
-            size = await ctx.call(ctx.store.payload_size, transfer_id)
+            # the size this server recorded when it stored the payload (direct upload, assembled parts,
+            # the disk store's presigned PUT) saves asking the store; a payload S3 took straight from a
+            # presigned PUT URL is measured there
+            recorded = meta.payload_size is not None and not meta.payload_put_url
+            size = meta.payload_size if recorded else await ctx.call(ctx.store.payload_size, transfer_id)
             if size is None:
                 raise HTTPException(status_code=404, detail="Transfer not found or payload not uploaded")
             if not size_allowed(meta.file_size_bytes, size):
