@@ -403,8 +403,8 @@ def spawn_workers(args: argparse.Namespace, urls: list[str], sizes: list[list[in
         spec_path = work / f"spec-{tag}-{w}.json"
         out_path = work / f"samples-{tag}-{w}.json"
         spec_path.write_text(json.dumps(spec))
-        proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker", str(spec_path),
-                                 str(out_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(spec_path), str(out_path)]
+        proc = subprocess.Popen(niced(args, cmd), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                 cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
         procs.append((proc, spec_path, out_path))
     for proc, _, _ in procs:
@@ -413,6 +413,11 @@ def spawn_workers(args: argparse.Namespace, urls: list[str], sizes: list[list[in
         if line.strip() != "ready":
             raise SystemExit(f"load worker did not start: {line!r}")
     return procs
+
+
+def niced(args: argparse.Namespace, cmd: list[str]) -> list[str]:
+    """A load generator's command, at ``--clients-nice`` (clients elsewhere, as on a team's network)."""
+    return ["nice", "-n", str(args.clients_nice), *cmd] if args.clients_nice else cmd
 
 
 def client_env(work: Path, tag: str) -> dict[str, str]:
@@ -438,9 +443,9 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[int, float, float
 
 
 def big_client(result: BigResult, source: Path, urls: list[str], work: Path, tag: str,
-               workers: int) -> None:
+               workers: int, prefix: list[str]) -> None:
     env = client_env(work, f"{tag}-big{result.number}")
-    base = [sys.executable, "-m", "sgsend_desktop"]
+    base = [*prefix, sys.executable, "-m", "sgsend_desktop"]
     code, seconds, cpu, out, err = run_measured(
         [*base, "send", str(source), "--server", urls[result.send_inst], "--token", TOKEN,
          "--workers", str(workers)], env)
@@ -507,7 +512,8 @@ def run_phase(args: argparse.Namespace, store: Any, phase: Phase, sizes: list[li
         bigs = [BigResult(k, path.stat().st_size, k % phase.instances, (k + 1) % phase.instances)
                 for k, (path, _) in enumerate(big_sources)]
         threads = [threading.Thread(target=big_client, args=(b, big_sources[b.number][0], urls, work, tag,
-                                                             args.big_workers)) for b in bigs]
+                                                             args.big_workers, niced(args, [])))
+                   for b in bigs]
         started = time.perf_counter()
         for proc, _, _ in workers:
             assert proc.stdin is not None
@@ -584,7 +590,9 @@ def report(args: argparse.Namespace, phases: list[Phase], wall: float,
         print()
         print(f"== phase {phase.name}: {phase.instances} instance(s) of `sgsend serve --storage s3` on one "
               f"SeaweedFS bucket; {args.clients} clients x {args.files} files ({args.min_kib} KiB.."
-              f"{args.max_kib} KiB) + {args.big_clients} x {args.big_mib} MiB; wall {phase.wall_s:.1f} s")
+              f"{args.max_kib} KiB) + {args.big_clients} x {args.big_mib} MiB; wall {phase.wall_s:.1f} s"
+              + (f"; think {args.think_ms:.0f} ms" if args.think_ms else "")
+              + (f"; clients at nice {args.clients_nice}" if args.clients_nice else ""))
         print(f"{'route':42} {'count':>6} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7} {'errors':>6}  "
               f"{'p99<200ms':9} {'no error':8}")
         for route, row in table.items():
@@ -694,6 +702,9 @@ def main() -> int:
     parser.add_argument("--think-ms", type=float, default=0.0,
                         help="mean pause of each small client before each file it sends or receives "
                              "(exponential; 0: closed loop, the next request as soon as an answer is read)")
+    parser.add_argument("--clients-nice", type=int, default=0, metavar="N",
+                        help="run the small and big clients at nice N: on a team's deployment they are other "
+                             "machines, so the servers and SeaweedFS get the cores first (0: all equal)")
     parser.add_argument("--quick", action="store_true", help="10 clients x 5 files, 4 x 32 MiB")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
