@@ -27,6 +27,7 @@ from sgsend_desktop.server.tokens import read_token_file
 
 # what the upstream web UI's access gate lets a user enter (it lower-cases, then checks this)
 WEB_UI_TOKEN = re.compile(r"[a-z0-9_-]+")
+KEEP_ALIVE_SECONDS = 20  # idle connections kept open (uvicorn: 5 s); see build_server
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -107,6 +108,10 @@ def build_server(
         # no console (a windowed app: sys.stdout is None): uvicorn would ask sys.stdout.isatty()
         use_colors=None if sys.stdout is not None else False,
         timeout_graceful_shutdown=5,
+        # idle keep-alive connections outlive the clients' own idle limit (httpx and most clients: 5 s, as
+        # uvicorn's default): otherwise a request sent just as the server closes the idle connection fails
+        # with a reset (one create in 5000 in bench/server_load.py --think-ms 2000)
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         lifespan="off",
         proxy_headers=False,
         # beyond this many connections a request gets a quick 503 and its connection is closed: held
