@@ -346,6 +346,7 @@ class BigResult:
     ok: bool = False
     error: str = ""
     saved: str = ""
+    until: float = 0.0  # time.time() when its send and get were over
 
 
 @dataclass
@@ -356,6 +357,7 @@ class Phase:
     window_s: float = 0.0
     samples: list[tuple[str, int, float, float, int, str]] = field(default_factory=list)
     lag: list[float] = field(default_factory=list)
+    probe: list[tuple[float, float, float]] = field(default_factory=list)  # time.time(), PUT ms, GET ms
     big: list[BigResult] = field(default_factory=list)
     cpu: dict[str, float] = field(default_factory=dict)
     waits: dict[str, float] = field(default_factory=dict)  # run-queue wait (s): ready, but no free core
@@ -444,6 +446,14 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[int, float, float
 
 def big_client(result: BigResult, source: Path, urls: list[str], work: Path, tag: str,
                workers: int, prefix: list[str]) -> None:
+    try:
+        big_transfer(result, source, urls, work, tag, workers, prefix)
+    finally:
+        result.until = time.time()
+
+
+def big_transfer(result: BigResult, source: Path, urls: list[str], work: Path, tag: str,
+                 workers: int, prefix: list[str]) -> None:
     env = client_env(work, f"{tag}-big{result.number}")
     base = [*prefix, sys.executable, "-m", "sgsend_desktop"]
     code, seconds, cpu, out, err = run_measured(
@@ -500,6 +510,9 @@ def run_phase(args: argparse.Namespace, store: Any, phase: Phase, sizes: list[li
 
         sampler = threading.Thread(target=sample_load, daemon=True)
         sampler.start()
+        prober = threading.Thread(target=probe_store, args=(store, prefix, phase.probe, stop_sampling),
+                                  daemon=True)
+        prober.start()
         spies = []
         if args.py_spy:  # profile each server while the load runs (collapsed stacks, for flame graphs)
             args.py_spy.mkdir(parents=True, exist_ok=True)
@@ -532,7 +545,8 @@ def run_phase(args: argparse.Namespace, store: Any, phase: Phase, sizes: list[li
                 raise SystemExit(f"load worker failed with {proc.returncode}")
             result = json.loads(out_path.read_text())
             starts.append(result["started"])
-            phase.samples += [tuple(s) for s in result["samples"]]
+            # sample times made absolute (time.time()): comparable with the big transfers and the probe
+            phase.samples += [(s[0], s[1], result["started"] + s[2], *s[3:]) for s in result["samples"]]
             phase.lag += result["lag"]
         window_end = time.perf_counter()
         for thread in threads:
@@ -543,6 +557,7 @@ def run_phase(args: argparse.Namespace, store: Any, phase: Phase, sizes: list[li
             spy.wait(timeout=30)
         stop_sampling.set()
         sampler.join()
+        prober.join()
         # the small clients' window: from the first worker's start to the last answer
         phase.window_s = window_end - started
         busy_after = machine_busy()
@@ -573,6 +588,48 @@ def run_phase(args: argparse.Namespace, store: Any, phase: Phase, sizes: list[li
             server.stop()
     for i, server in enumerate(servers):
         phase.server_log_lines += [f"server {i}: {line.rstrip()}" for line in server.output if line.strip()]
+
+
+PROBE_EVERY = 0.25  # seconds between two probes of the store
+
+
+def probe_store(store: Any, prefix: str, found: list[tuple[float, float, float]],
+                stop: threading.Event) -> None:
+    """The store's own latency while the load runs: a 1 KiB PutObject and a GetObject of it (boto3, from
+    this script) every PROBE_EVERY s — what every write route waits for, without the server around it."""
+    client = store.client()
+    body = os.urandom(1024)
+    count = 0
+    while not stop.wait(PROBE_EVERY):
+        key = f"{prefix}/probe/{count % 50}"
+        count += 1
+        began = time.perf_counter()
+        client.put_object(Bucket=store.bucket, Key=key, Body=body)
+        put_ms = (time.perf_counter() - began) * 1000
+        began = time.perf_counter()
+        client.get_object(Bucket=store.bucket, Key=key)["Body"].read()
+        found.append((time.time(), put_ms, (time.perf_counter() - began) * 1000))
+
+
+WRITE_ROUTES = ("POST /api/transfers/create", "POST /api/transfers/upload/{id}",
+                "POST /api/transfers/complete/{id}")
+
+
+def split_by_big(phase: Phase) -> dict[str, dict[str, float]]:
+    """p50/p99 of the API's write and read routes and of the store probe, while the big transfers ran
+    and after them."""
+    busy_until = max((b.until for b in phase.big), default=0.0)
+    groups: dict[str, list[float]] = defaultdict(list)
+    for route, _inst, at, ms, _status, error in phase.api_samples():
+        if ms > 0 and not error:
+            when = "during" if at < busy_until else "after"
+            groups[f"{'writes' if route in WRITE_ROUTES else 'reads'} {when}"].append(ms)
+    for at, put_ms, get_ms in phase.probe:
+        when = "during" if at < busy_until else "after"
+        groups[f"store PUT {when}"].append(put_ms)
+        groups[f"store GET {when}"].append(get_ms)
+    return {name: {"count": len(values), "p50": percentile(sorted(values), .5),
+                   "p99": percentile(sorted(values), .99)} for name, values in groups.items()}
 
 
 def fmt(value: float) -> str:
@@ -637,6 +694,19 @@ def report(args: argparse.Namespace, phases: list[Phase], wall: float,
               f"max {max(phase.load, default=float('nan')):.2f}")
         waits = ", ".join(f"{name} {value:.1f}" for name, value in phase.waits.items())
         print(f"waiting for a free core (run queue, s): {waits}")
+        split = split_by_big(phase)
+        if phase.big:
+            print("while the big transfers ran / after them (p50 / p99 ms, count):")
+            for what in ("writes", "reads", "store PUT", "store GET"):
+                cells = []
+                for when in ("during", "after"):
+                    row = split.get(f"{what} {when}")
+                    cells.append(f"{fmt(row['p50'])} / {fmt(row['p99'])} ({row['count']})" if row else "-")
+                label = {"writes": "API writes (create, upload, complete)",
+                         "reads": "API reads (info, download, download-url)",
+                         "store PUT": "store probe: 1 KiB PutObject",
+                         "store GET": "store probe: GetObject"}[what]
+                print(f"    {label:42} {cells[0]:>26}   {cells[1]:>26}")
         if phase.server_log_lines:
             print(f"server log: {len(phase.server_log_lines)} line(s), e.g.:")
             for line in phase.server_log_lines[:8]:
@@ -647,7 +717,7 @@ def report(args: argparse.Namespace, phases: list[Phase], wall: float,
             "routes": table, "big": [asdict(b) for b in phase.big],
             "loop_lag_ms": {"p50": percentile(lag, .5), "p99": percentile(lag, .99)},
             "cpu_s": phase.cpu, "run_queue_wait_s": phase.waits, "machine_busy": phase.machine_busy,
-            "load_avg": phase.load,
+            "load_avg": phase.load, "during_and_after_big": split,
             "server_log_lines": phase.server_log_lines[:50]}
     if len(phases) == 2:
         one, two = phases
