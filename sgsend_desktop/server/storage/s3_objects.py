@@ -38,7 +38,7 @@ class ObjectCalls:
     """Small-object calls on one bucket (path-style addressing, as the boto3 client is configured)."""
 
     def __init__(self, endpoint_url: str, bucket: str, region: str, credentials: Credentials | None,
-                 pool_size: int = 32) -> None:
+                 pool_size: int = 48) -> None:  # above anyio's 40 worker threads: never a full pool
         self._base = f"{endpoint_url.rstrip('/')}/{quote(bucket, safe='')}/"
         self._region = region
         self._credentials = credentials
