@@ -259,3 +259,22 @@ def test_a_link_opened_below_a_long_queue_is_selected_and_fully_shown(
     window.receive_link("http://127.0.0.1:1/en-gb/download/#abcdef123456/" + "A" * 43)
     qtbot.waitUntil(lambda: [s.id for s in window.selected_snapshots()] == ["t41"], timeout=3000)
     qtbot.waitUntil(lambda: _fully_shown(window, 40), timeout=3000)
+
+
+def test_a_habitual_paste_into_the_prefilled_open_link_dialog_replaces_the_link(qtbot: QtBot) -> None:
+    """The dialog prefills the link on the clipboard; a user who then presses Ctrl+V anyway must get that
+    link once, not twice in a row (which read as a damaged key)."""
+    from PySide6.QtWidgets import QApplication
+
+    from sgsend_desktop.gui.dialogs.open_link import OpenLinkDialog
+
+    link = "https://send.sgraph.ai/en-gb/download/#0123456789ab/" + "A" * 43
+    QApplication.clipboard().setText(link)
+    dialog = OpenLinkDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    assert dialog.link_edit.text() == link
+    QTest.keyClick(dialog.link_edit, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert dialog.link_edit.text() == link
+    dialog.reject()

@@ -93,6 +93,10 @@ class OpenLinkDialog(QDialog):
         clip = QGuiApplication.clipboard().text()
         if looks_like_share_link(clip):
             self.link_edit.setText(clip.strip())
+            # selected: the Ctrl+V a user types by habit replaces it instead of appending a second copy
+            # (seen using the window: "…WEnxC4http://…" was refused as a damaged key)
+            self.link_edit.selectAll()
+        self.link_edit.setFocus()
 
     @property
     def link(self) -> str:
