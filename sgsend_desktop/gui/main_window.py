@@ -46,7 +46,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QSizePolicy,
     QSplitter,
-    QTableView,
     QToolBar,
     QToolButton,
     QVBoxLayout,
@@ -79,6 +78,7 @@ from sgsend_desktop.gui.formatting import (
 from sgsend_desktop.gui.icons import app_icon, clear_cache
 from sgsend_desktop.gui.progress_delegate import ProgressDelegate, RowActionsDelegate, StateDelegate
 from sgsend_desktop.gui.queue_model import Column, TransferQueueModel, totals_of
+from sgsend_desktop.gui.queue_view import QueueView
 from sgsend_desktop.gui.rules import (
     Question,
     action_states,
@@ -205,7 +205,7 @@ class MainWindow(QMainWindow):
         self.drop_zone = DropZone()
         self.send_options = SendOptions()
 
-        self.table = QTableView()
+        self.table = QueueView()
         self.table.setModel(self.model)
         self.table.setAccessibleName("Transfer queue")
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)

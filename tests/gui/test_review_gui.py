@@ -261,6 +261,34 @@ def test_a_link_opened_below_a_long_queue_is_selected_and_fully_shown(
     qtbot.waitUntil(lambda: _fully_shown(window, 40), timeout=3000)
 
 
+def test_the_selected_row_stays_shown_when_the_details_panel_grows(
+        qtbot: QtBot, tmp_path: Path, data_dir: Path) -> None:
+    """Seen using the window: a download selected at the bottom of a long queue was fully shown while it
+    ran, then half hidden once it finished (the details panel grew its "Saved to" line and took that
+    height from the table). A row the user scrolled away from stays out of view."""
+    from dataclasses import replace
+
+    window = _long_queue_at_its_top(qtbot, tmp_path, data_dir)
+    window.receive_link("http://127.0.0.1:1/en-gb/download/#abcdef123456/" + "A" * 43)
+    qtbot.waitUntil(lambda: [s.id for s in window.selected_snapshots()] == ["t41"], timeout=3000)
+    qtbot.waitUntil(lambda: _fully_shown(window, 40), timeout=3000)
+    engine = window.commands.backend.engine
+    height = window.table.viewport().height()
+    saved = tmp_path / "big-video.mkv"
+    saved.write_bytes(b"v")
+    engine.emit("done", replace(engine.snapshot("t41"), state=TransferState.DONE, saved_path=str(saved)))
+    qtbot.waitUntil(lambda: window.model.snapshot_of("t41").state is TransferState.DONE,  # type: ignore[union-attr]
+                    timeout=3000)
+    window.details.setMinimumHeight(window.details.height() + 90)  # and it grows some more
+    qtbot.waitUntil(lambda: window.table.viewport().height() < height, timeout=3000)
+    qtbot.wait(50)
+    assert _fully_shown(window, 40)
+    window.table.scrollToTop()  # the user looks at the top: a later shrink leaves that alone
+    window.details.setMinimumHeight(window.details.height() + 60)
+    qtbot.wait(100)
+    assert not _fully_shown(window, 40) and _fully_shown(window, 0)
+
+
 def test_a_habitual_paste_into_the_prefilled_open_link_dialog_replaces_the_link(qtbot: QtBot) -> None:
     """The dialog prefills the link on the clipboard; a user who then presses Ctrl+V anyway must get that
     link once, not twice in a row (which read as a damaged key)."""
