@@ -610,7 +610,7 @@ class MainWindow(QMainWindow):
             text = ""
         else:
             parts = [totals.summary()]
-            if totals.fraction is not None and totals.active + totals.waiting:
+            if totals.fraction is not None and totals.active + totals.waiting + totals.paused:
                 parts.append(f"{round(totals.fraction * 100)} %")
             if totals.bytes_total:
                 left = max(0, totals.bytes_total - totals.bytes_done)

@@ -79,27 +79,30 @@ class QueueTotals:
 
     count: int
     active: int  # preparing, uploading, downloading, finishing
-    waiting: int  # queued or paused
+    waiting: int  # queued: starts by itself
     done: int
     failed: int
     cancelled: int
-    bytes_done: int  # of the active and waiting rows
+    bytes_done: int  # of the active, waiting and paused rows
     bytes_total: int
     speed_bps: float  # of the active rows whose speed is fresh
-    unsized: int = 0  # active and waiting rows whose size is not known yet (a folder not zipped yet, a
-    #                   download before the server answered): bytes_total leaves them out
+    paused: int = 0  # paused by the user (or by quitting): waits for Resume
+    # active, waiting and paused rows whose size is not known yet (a folder not zipped yet, a download
+    # before the server answered): bytes_total leaves them out
+    unsized: int = 0
 
     @property
     def fraction(self) -> float | None:
         return None if not self.bytes_total else min(1.0, self.bytes_done / self.bytes_total)
 
     def summary(self) -> str:
-        """ "2 active · 1 waiting · 3 done · 1 failed"; "" for an empty queue."""
+        """ "2 active · 1 waiting · 1 paused · 3 done · 1 failed"; "" for an empty queue."""
         parts = [
             f"{n} {noun}"
             for n, noun in (
                 (self.active, "active"),
                 (self.waiting, "waiting"),
+                (self.paused, "paused"),
                 (self.done, "done"),
                 (self.failed, "failed"),
                 (self.cancelled, "cancelled"),
@@ -307,12 +310,14 @@ def totals_of(
     rows: Sequence[TransferSnapshot], speed_of: Callable[[TransferSnapshot], float] = lambda _s: 0.0
 ) -> QueueTotals:
     active = [s for s in rows if s.state.is_active]
-    waiting = [s for s in rows if s.state in (TransferState.QUEUED, TransferState.PAUSED)]
-    moving = active + waiting
+    waiting = [s for s in rows if s.state is TransferState.QUEUED]
+    paused = [s for s in rows if s.state is TransferState.PAUSED]
+    moving = active + waiting + paused
     return QueueTotals(
         count=len(rows),
         active=len(active),
         waiting=len(waiting),
+        paused=len(paused),
         done=sum(s.state is TransferState.DONE for s in rows),
         failed=sum(s.state is TransferState.FAILED for s in rows),
         cancelled=sum(s.state is TransferState.CANCELLED for s in rows),
