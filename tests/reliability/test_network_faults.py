@@ -123,7 +123,7 @@ def test_a_seeded_storm_of_faults(disk_server: ServerProc, make_engine: Callable
              rng.randint(15, 21) * MiB + rng.randint(0, 9999)]
     sources = [make_file(tmp_path / f"storm-{n}.bin", size, seed=seed % 997 + n)
                for n, size in enumerate(sizes)]
-    plan = FaultPlan(seed, rate=0.25)
+    plan = FaultPlan(seed, rate=0.25, at_least=8)
     with FaultProxy(disk_server.url, plan) as proxy:
         errors = _send_and_receive(make_engine, proxy.url, tmp_path, sources, seed)
         assert sum(plan.injected.values()) >= 8, plan.injected
