@@ -177,6 +177,13 @@ class ServerContext:
             meta = await self.purge(transfer_id)
         return meta
 
+    async def load_to_update(self, transfer_id: str) -> TransferMeta:
+        """As ``load``, for a route that then updates the record (TransferStore.load_to_update)."""
+        meta = await self.call(self.store.load_to_update, transfer_id)
+        if meta is None:
+            raise HTTPException(status_code=404, detail="Transfer not found")
+        return meta
+
     async def purge(self, transfer_id: str) -> TransferMeta:
         """auto_delete: wipe the payload once its last download URL has expired."""
 

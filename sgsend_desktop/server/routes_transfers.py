@@ -107,7 +107,9 @@ def build_router(ctx: ServerContext) -> APIRouter:
         ``{"data": "<base64>"}`` (server/upload_forms.py)."""
         ctx.require_token(request)
         check_transfer_id(transfer_id)
-        meta = await ctx.load(transfer_id)
+        # not pending is final, so a version a moment old may refuse; a pending one is re-checked by the
+        # record below (a transfer deleted meanwhile loses the payload just written)
+        meta = await ctx.load_to_update(transfer_id)
         if meta.status != PENDING:
             raise HTTPException(status_code=404, detail="Transfer not found or not in pending state")
         payload = decode_base64(data, "The data parameter") if data else None

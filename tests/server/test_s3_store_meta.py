@@ -93,10 +93,11 @@ def test_a_refusal_judged_on_a_stale_version_is_checked_again(seaweedfs: Seaweed
     assert there.load("abcdef123456").payload_size == 20  # type: ignore[union-attr]
 
 
-def test_a_direct_send_is_six_s3_calls_and_a_presigned_put_is_measured_at_complete(
+def test_a_direct_send_is_five_s3_calls_and_a_presigned_put_is_measured_at_complete(
         seaweedfs: SeaweedS3) -> None:
-    """create → upload → complete asks S3 for nothing it already knows: the size the upload recorded
-    stands (no HeadObject). A payload PUT straight to S3 through presigned/upload-url is not seen by the
+    """create → upload → complete asks S3 for nothing it already knows: the upload starts from the version
+    its create wrote (no GetObject), and the size the upload recorded stands (no HeadObject).
+    A payload PUT straight to S3 through presigned/upload-url is not seen by the
     server, so its transfer is measured at complete — and one larger than declared is refused there."""
     import httpx
 
@@ -116,7 +117,9 @@ def test_a_direct_send_is_six_s3_calls_and_a_presigned_put_is_measured_at_comple
         transfer_id = create()
         assert client.post(f"/api/transfers/upload/{transfer_id}", content=b"p" * 128).status_code == 200
         assert client.post(f"/api/transfers/complete/{transfer_id}").status_code == 200
-        assert calls == Counter({"PutObject": 4, "GetObject": 2})  # before: one HeadObject more
+        # create: meta; upload: payload + meta; complete: read + meta (before: one GetObject and one
+        # HeadObject more)
+        assert calls == Counter({"PutObject": 4, "GetObject": 1})
 
         calls.clear()
         transfer_id = create()
@@ -127,3 +130,36 @@ def test_a_direct_send_is_six_s3_calls_and_a_presigned_put_is_measured_at_comple
         assert refused.status_code == 400 and "larger than the declared" in refused.json()["detail"]
         assert calls["HeadObject"] == 1
         assert client.get(f"/api/transfers/info/{transfer_id}").json()["status"] == "pending"
+
+
+def test_an_upload_to_a_transfer_another_process_deleted_is_refused_and_leaves_no_payload(
+        seaweedfs: SeaweedS3) -> None:
+    """The upload starts from the version this process's create wrote a moment ago; another instance has
+    deleted the transfer since. The upload must be refused (as if it had read the metadata) and its
+    payload removed: a stale version may only save a read, never decide."""
+    import hashlib
+
+    import httpx
+
+    from sgsend_desktop.server.config import ServerConfig
+    from tests.server.test_review_races import inprocess_server
+
+    prefix = f"meta-{secrets.token_hex(4)}"
+    here, here_calls = make_store(seaweedfs, prefix)
+    there, _ = make_store(seaweedfs, prefix)
+    config = ServerConfig(storage="s3", s3=S3Settings(bucket=seaweedfs.bucket, prefix=prefix))
+    secret = "delete-me-please"
+    with inprocess_server(config, here) as here_url, inprocess_server(config, there) as there_url:
+        created = httpx.post(f"{here_url}/api/transfers/create", timeout=30, json={
+            "file_size_bytes": 100, "delete_auth_hash": hashlib.sha256(secret.encode()).hexdigest()})
+        transfer_id = created.json()["transfer_id"]
+        deleted = httpx.delete(f"{there_url}/api/transfers/delete/{transfer_id}", timeout=30,
+                               headers={"x-sgraph-transfer-delete-auth": secret})
+        assert deleted.json()["status"] == "deleted"
+        here_calls.clear()
+        refused = httpx.post(f"{here_url}/api/transfers/upload/{transfer_id}", content=b"p" * 100, timeout=30)
+        assert refused.status_code == 404 and "pending" in refused.json()["detail"]
+        assert here_calls["GetObject"] >= 1  # the refused write made it read the current version
+        assert here.payload_size(transfer_id) is None
+        info = httpx.get(f"{there_url}/api/transfers/info/{transfer_id}", timeout=30).json()
+        assert info["status"] == "deleted"

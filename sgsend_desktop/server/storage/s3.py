@@ -6,7 +6,8 @@ are compare-and-swap writes (`If-Match` on the object's ETag, `If-None-Match: *`
 conflict, so two processes counting downloads at once never lose a count. A write route reads the
 metadata (``load``) and then changes it (``update``): the update's first try starts from the version that
 read just got (``_Recent``, a few seconds old at most) instead of reading it again, one S3 call fewer per
-upload, complete and download. The ``If-Match`` makes that safe: a version changed meanwhile (by this
+upload, complete and download; an upload right after its create starts from the version create wrote
+(``load_to_update``), one more fewer. The ``If-Match`` makes that safe: a version changed meanwhile (by this
 process or another) fails the write and the update reads the metadata afresh, as on any conflict.
 """
 
@@ -67,7 +68,9 @@ class SpooledWriter(PayloadWriter):
     def commit(self) -> int:
         self._spool.seek(0)
         try:
-            if self.size <= SINGLE_PUT_LIMIT:
+            if self.size <= SPOOL_IN_MEMORY:  # the common case (Lambda limits): the bytes are in memory
+                self._store.objects.put(self._key, self._spool.read(), "application/octet-stream")
+            elif self.size <= SINGLE_PUT_LIMIT:
                 # one PutObject: upload_fileobj would start a transfer manager (a pool of threads) per call,
                 # ~0.1 s of thread start-up and GIL hand-offs under load for a payload of a few KB
                 self._store.client.put_object(Bucket=self._store.bucket, Key=self._key, Body=self._spool)
@@ -99,6 +102,14 @@ class _Recent:
         """A fresh copy of the version seen last, if recent; it is forgotten (one first try per read)."""
         with self._lock:
             found = self._seen.pop(transfer_id, None)
+        if found is None or time.monotonic() - found[2] > RECENT_SECONDS:
+            return None
+        return TransferMeta.from_dict(json.loads(found[0])), found[1]
+
+    def peek(self, transfer_id: str) -> tuple[TransferMeta, str] | None:
+        """A fresh copy of the version seen last, if recent; it stays for the update's first try."""
+        with self._lock:
+            found = self._seen.get(transfer_id)
         if found is None or time.monotonic() - found[2] > RECENT_SECONDS:
             return None
         return TransferMeta.from_dict(json.loads(found[0])), found[1]
@@ -179,6 +190,12 @@ class S3Store(TransferStore):
     def load(self, transfer_id: str) -> TransferMeta | None:
         found = self._get_meta(transfer_id)
         return found[0] if found else None
+
+    def load_to_update(self, transfer_id: str) -> TransferMeta | None:
+        # an upload right after its create (same process) starts from the version create wrote: one
+        # GetObject fewer; the update's If-Match catches a version changed meanwhile
+        recent = self._recent.peek(transfer_id)
+        return recent[0] if recent is not None else self.load(transfer_id)
 
     def update(self, transfer_id: str, change: Callable[[TransferMeta], T]) -> tuple[TransferMeta, T]:
         recent = self._recent.take(transfer_id)  # the first try: the version read a moment ago
