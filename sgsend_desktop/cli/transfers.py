@@ -360,7 +360,9 @@ def run_list(args: argparse.Namespace) -> int:
             print("(no transfers)")
         for snap in snaps:
             arrow = "↑" if snap.direction is Direction.SEND else "↓"
-            size = f"{snap.size / 1e6:.1f} MB" if snap.size else "-"
+            done = snap.state is TransferState.DONE and snap.file_size is not None
+            shown = snap.file_size if done and snap.file_size is not None else snap.size
+            size = f"{shown / 1e6:.1f} MB" if shown or done else "-"
             where = snap.link_only or snap.saved_path or snap.transfer_id or ""
             line = f"{snap.id}  {arrow} {snap.state.value:<11} {size:>10}  {snap.name}  {where}"
             print(line + (f"  ({snap.error})" if snap.error else ""))

@@ -544,7 +544,9 @@ class DownloadJob(JobSteps):
                 "Nothing was saved.") from error
         except OSError as error:  # full disk, permissions: one sentence (the partial file stays resumable)
             raise LocalIOError(f"Cannot write the download in {dest}: {error.strerror or error}.") from None
+        # source_size: the saved file's own size, shown once done (the payload is a few dozen bytes more)
         self._state(TransferState.DONE, saved_path=str(saved), name=saved.name, error=None,
+                    source_size=saved.stat().st_size,
                     download_url=None, download_url_expires=None, download_ticket=None, **NO_RESUME)
         return saved
 

@@ -261,7 +261,7 @@ class TransferEngine:
             live_events=live, created_at=row.created_at, source_path=row.source_path, local_scope=scope,
             reconnect_at=reconnect[0] if reconnect else None,
             reconnect_reason=reconnect[1] if reconnect else None,
-            note=str(row.options.get("note") or "") or None,
+            note=str(row.options.get("note") or "") or None, file_size=row.source_size,
             **_send_facts(row))
 
     # commands --------------------------------------------------------------------------------------------
@@ -283,7 +283,7 @@ class TransferEngine:
                 payload = crypto.payload_size(path.name, path.stat().st_size)
                 self.journal.add_transfer(local_id, Direction.SEND, self._server_url, path.name,
                                           source_path=str(path), payload_size=payload, options=opts,
-                                          owner_pid=self._pid)
+                                          source_size=path.stat().st_size, owner_pid=self._pid)
             ids.append(local_id)
             self._emit("added", local_id)
         self._kick()

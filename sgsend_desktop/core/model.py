@@ -110,6 +110,9 @@ class TransferSnapshot:
     expires_at: float | None = None         # sends: epoch seconds when the server drops it (None = never)
     deleted_remote: bool = False            # sends: deleted from the server by its sender (link is dead)
     item_count: int = 1                     # sends: files and folders in it (several = one zip, one link)
+    file_size: int | None = None            # bytes of the file itself (sends: the file or the zip;
+                                            # receives: once saved), None while not known; ``size`` is
+                                            # the encrypted payload, a few dozen bytes more
     note: str | None = None                 # something the user should know about this transfer, e.g. a
                                             # send started again because the server had removed it
 

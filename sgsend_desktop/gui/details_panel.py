@@ -37,6 +37,7 @@ from sgsend_desktop.gui.formatting import (
     display_name,
     downloads_text,
     expiry_text,
+    file_size_text,
     format_eta,
     format_size,
     format_speed,
@@ -378,8 +379,8 @@ class DetailsPanel(QFrame):
         )
         if snap.size and (snap.state.is_active or snap.state is TransferState.PAUSED):
             parts.append(bytes_progress(snap))
-        elif snap.size:
-            parts.append(format_size(snap.size))
+        elif file_size_text(snap):
+            parts.append(file_size_text(snap))
         if snap.item_count > 1:
             parts.append(f"{snap.item_count} items in one zip")
         if snap.state.is_active or snap.state is TransferState.PAUSED:

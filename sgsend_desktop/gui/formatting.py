@@ -135,12 +135,21 @@ def expiry_text(expires_at: float | None, now: float | None = None) -> str:
     return f"Expires {when} ({short.removeprefix('expires ')})"
 
 
+def file_size_text(snapshot: TransferSnapshot) -> str:
+    """The size of the file itself when known (an empty file is "0 B", not its encrypted 62 B), else the
+    payload's; "" if neither is known."""
+    if snapshot.file_size is not None:
+        return format_size(snapshot.file_size)
+    return format_size(snapshot.size) if snapshot.size else ""
+
+
 def bytes_progress(snapshot: TransferSnapshot) -> str:
-    """The Size column: "120.0 MB of 300.0 MB" while unfinished, the size once done, "" if unknown."""
+    """The Size column: "120.0 MB of 300.0 MB" (encrypted bytes moved) while unfinished, the file's own size
+    once done, "" if unknown."""
+    if snapshot.state is TransferState.DONE:
+        return file_size_text(snapshot)
     if not snapshot.size:
         return ""
-    if snapshot.state is TransferState.DONE:
-        return format_size(snapshot.size)
     done = min(snapshot.size, max(snapshot.bytes_done, snapshot.bytes_confirmed))
     return f"{format_size(done)} of {format_size(snapshot.size)}"
 
