@@ -725,7 +725,7 @@ class DownloadJob(JobSteps):
         """Take the window's bytes in order: decrypt the body into the writer's buffers (the writer
         writes the content, each byte once), collect the tag; ask for a resume point at each span's end."""
         tag_bytes = bytearray(tag)
-        head_saved = decryptor is not None
+        head_saved = named = decryptor is not None
         self._decryptor = decryptor
         while len(tag_bytes) < crypto.TAG_SIZE:
             span, view = window.next_view(DECRYPT_STEP)
@@ -739,6 +739,9 @@ class DownloadJob(JobSteps):
             if body:
                 buffer = writer.buffer()
                 content = decryptor.feed(body, out=buffer)
+            if not named and decryptor.head is not None:
+                named = True
+                self._show_name(decryptor)
             if len(body) < len(view):
                 tag_bytes += view[len(body):]
             finished = window.release(span, len(view))  # decrypted: the slot may take new bytes
@@ -755,6 +758,14 @@ class DownloadJob(JobSteps):
         if len(tag_bytes) != crypto.TAG_SIZE or decryptor is None:
             raise IntegrityError("the storage sent more bytes than the payload has")
         return decryptor, bytes(tag_bytes)
+
+    def _show_name(self, decryptor: crypto.StreamDecryptor) -> None:
+        """The row shows the file's name from the envelope on, not "Incoming file" for the whole download.
+        Not verified yet (the tag is at the end), so only shown: the file is saved under it once verified."""
+        provisional = safe_filename(decryptor.filename, "")
+        if provisional:
+            self.ctx.journal.update(self.id, name=provisional)
+            self.ctx.changed()
 
     def _worker(self, window: _Window, urls: _DownloadUrl, abort: threading.Event) -> None:
         connection = StorageConnection(self.ctx.api)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -112,3 +113,30 @@ def test_a_taken_friendly_token_is_replaced_and_the_file_still_opens(
     received = wait_state(engine, engine.receive(snap.share_link or "", dest_dir=tmp_path / "out"), FINISHED)
     assert received.state is TransferState.DONE, received.error
     assert sha256(Path(received.saved_path or "")) == sha256(source)
+
+
+def test_a_receive_shows_the_files_name_while_it_downloads(
+        disk_server: ServerProc, make_engine: Callable[..., TransferEngine], tmp_path: Path) -> None:
+    """The name comes from the encrypted envelope at the payload's start: the row shows it from the first
+    bytes on, not "Incoming file" for the whole download (the file is saved under it once verified)."""
+    source = make_file(tmp_path / "Quarterly report ünïcode.pdf", 6 * MiB, seed=7)
+    sender = make_engine(disk_server.url, data_dir=tmp_path / "sender")
+    [sent] = sender.send([source])
+    snap = wait_state(sender, sent, FINISHED)
+    assert snap.share_link, snap.error
+    receiver = make_engine(disk_server.url, data_dir=tmp_path / "receiver", download_limit_bps=2 * MiB)
+    got = receiver.receive(snap.share_link, dest_dir=tmp_path / "out")
+    named_while = None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        row = receiver.snapshot(got)
+        if row.state.is_final:
+            break
+        if row.name == source.name:
+            named_while = row
+            break
+        time.sleep(0.05)
+    assert named_while is not None, "the name appeared only when the download had finished"
+    assert named_while.state is TransferState.DOWNLOADING and named_while.bytes_done < named_while.size
+    received = wait_state(receiver, got, FINISHED)
+    assert received.state is TransferState.DONE and Path(received.saved_path or "").name == source.name
