@@ -258,7 +258,8 @@ class TransferEngine:
             link_only=row.link, key_text=key_text, saved_path=row.saved_path, error=row.error,
             download_count=self._downloads.count(row),
             retry_helps=bool(row.options.get("retry_helps", True)),
-            live_events=live, created_at=row.created_at, source_path=row.source_path, local_scope=scope,
+            live_events=live and reconnect is None,  # the event stream is down with the server
+            created_at=row.created_at, source_path=row.source_path, local_scope=scope,
             reconnect_at=reconnect[0] if reconnect else None,
             reconnect_reason=reconnect[1] if reconnect else None,
             note=str(row.options.get("note") or "") or None, file_size=row.source_size,

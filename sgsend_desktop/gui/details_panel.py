@@ -426,6 +426,8 @@ class DetailsPanel(QFrame):
     def progress_source_text(snap: TransferSnapshot) -> str:
         if snap.direction is not Direction.SEND or not snap.state.is_active or snap.transfer_id is None:
             return ""
+        if snap.reconnecting:  # neither live nor polled while the server is away (reconnect_text says so)
+            return ""
         return LIVE_TEXT if snap.live_events else POLLING_TEXT
 
     @staticmethod

@@ -68,7 +68,8 @@ def reconnect_text(snapshot: TransferSnapshot, now: float | None = None) -> str:
 def state_label(snapshot: TransferSnapshot, now: float | None = None) -> str:
     if snapshot.reconnecting:  # still uploading/downloading in the journal: the server is away
         countdown = reconnect_countdown(snapshot, now)
-        return "Reconnecting… trying now" if countdown == "now" else f"Reconnecting… next try {countdown}"
+        # short enough for the State column; the details panel says why (reconnect_text)
+        return f"Reconnecting {countdown}"
     if snapshot.state is TransferState.DONE and snapshot.direction is Direction.SEND:
         if snapshot.deleted_remote:
             return "Deleted from server"

@@ -498,6 +498,9 @@ class MainWindow(QMainWindow):
         ]
         if not sends:
             self.live_label.setText("")
+        elif all(s.reconnecting for s in sends):  # not "live": the event stream is down with the server
+            self.live_label.setText("○ offline")
+            self.live_label.setToolTip("The server cannot be reached; the transfers reconnect by themselves")
         elif any(s.live_events for s in sends):
             self.live_label.setText("● live")
             self.live_label.setToolTip("Progress comes live from the server's event stream")

@@ -25,11 +25,11 @@ def test_labels_count_down_to_the_next_try() -> None:
     now = 1000.0
     snap = TransferSnapshot("r1", Direction.SEND, "big.iso", 1000, TransferState.UPLOADING,
                             reconnect_at=now + 40.3, reconnect_reason=REASON)
-    assert state_label(snap, now) == "Reconnecting… next try in 40 s"
+    assert state_label(snap, now) == "Reconnecting in 40 s"
     assert reconnect_text(snap, now) == f"{REASON} — reconnecting in 40 s"
-    assert state_label(snap, now + 41) == "Reconnecting… trying now"
+    assert state_label(snap, now + 41) == "Reconnecting now"
     assert reconnect_text(snap, now + 41) == f"{REASON} — reconnecting now"
-    assert state_label(snap, now - 100) == "Reconnecting… next try in 2 min 20 s"
+    assert state_label(snap, now - 100) == "Reconnecting in 2 min 20 s"
     paused = TransferSnapshot("r1", Direction.SEND, "big.iso", 1000, TransferState.PAUSED,
                               reconnect_at=now + 40, reconnect_reason=REASON)
     assert state_label(paused, now) == "Paused" and reconnect_text(paused, now) == ""
@@ -38,8 +38,8 @@ def test_labels_count_down_to_the_next_try() -> None:
 def test_queue_row_and_details_panel_show_reconnecting(qtbot: QtBot) -> None:
     model = TransferQueueModel()
     model.upsert(waiting(40.4))
-    assert model.index(0, Column.STATE).data() in ("Reconnecting… next try in 40 s",
-                                                   "Reconnecting… next try in 39 s")  # a slow machine
+    assert model.index(0, Column.STATE).data() in ("Reconnecting in 40 s",
+                                                   "Reconnecting in 39 s")  # a slow machine
     tooltip = model.index(0, Column.NAME).data(Qt.ItemDataRole.ToolTipRole)
     assert tooltip.startswith(f"{REASON} — reconnecting in")
     assert model.index(0, Column.ETA).data() == ""
@@ -51,8 +51,33 @@ def test_queue_row_and_details_panel_show_reconnecting(qtbot: QtBot) -> None:
     panel.show_snapshot(waiting(40.4))
     assert panel.reconnect_label.isVisible()
     assert panel.reconnect_label.text().startswith(f"{REASON} — reconnecting in")
-    assert "Reconnecting… next try in" in panel.subtitle.text()
+    assert "Reconnecting in" in panel.subtitle.text()
     assert not panel.error_label.isVisible() and not panel.retry_button.isVisible()
     done = TransferSnapshot("r1", Direction.SEND, "big.iso", 1000, TransferState.UPLOADING, bytes_done=500)
     panel.show_snapshot(done)
     assert not panel.reconnect_label.isVisible()
+
+
+def test_the_status_bar_and_details_say_offline_not_live_while_the_server_is_away(
+        qtbot: QtBot, data_dir) -> None:  # type: ignore[no-untyped-def]
+    """Found using the window: with the server killed, the status bar kept its "● live" and the details
+    panel "Live progress from the server" next to "Cannot reach … reconnecting in 13 s"."""
+    from dataclasses import replace
+
+    from sgsend_desktop.core.model import EngineEvent
+    from sgsend_desktop.gui.background import BackgroundRunner
+    from sgsend_desktop.gui.engine_bridge import EngineBridge
+    from sgsend_desktop.gui.main_window import MainWindow
+    from sgsend_desktop.gui.settings import AppSettings
+
+    window = MainWindow(AppSettings(data_dir), BackgroundRunner(), EngineBridge())
+    window.confirm_quit = lambda: True
+    qtbot.addWidget(window)
+    away = replace(waiting(40), transfer_id="a1b2c3d4e5f6")
+    window.on_engine_event(EngineEvent("added", away))
+    assert window.live_label.text() == "○ offline"
+    assert DetailsPanel.progress_source_text(away) == ""
+    back = replace(away, reconnect_at=None, reconnect_reason=None, live_events=True, speed_bps=1e6)
+    window.on_engine_event(EngineEvent("changed", back))
+    assert window.live_label.text() == "● live"
+    assert DetailsPanel.progress_source_text(back) != ""

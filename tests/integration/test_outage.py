@@ -99,6 +99,7 @@ def test_send_and_receive_wait_out_a_30s_outage_and_finish_by_themselves(
             assert local_id in seen, "never showed reconnecting"
             snap = engine.snapshot(local_id)  # 30 s later: still waiting, still active, no error
             assert snap.reconnecting and snap.error is None, snap
+            assert not snap.live_events  # the event stream went with the server: not "live" meanwhile
             assert snap.reconnect_reason == f"Cannot reach 127.0.0.1:{port} (connection refused)"
             assert snap.reconnect_at is not None and snap.reconnect_at - time.time() <= 4.5
             assert snap.state is (TransferState.UPLOADING if engine is sender else TransferState.DOWNLOADING)
