@@ -12,6 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from sgsend_desktop.core.model import Direction, TransferState
 from sgsend_desktop.gui.app import DesktopApp
+from sgsend_desktop.gui.dialogs.history import HistoryDialog
 from sgsend_desktop.gui.drop_zone import deliver_drop
 from sgsend_desktop.gui.queue_model import Column
 from tests.gui.real_app import rows, start_desktop, wait_state
@@ -55,5 +56,12 @@ def test_finished_rows_show_the_files_own_size_for_sender_and_recipient(
             assert got.saved_path and Path(got.saved_path).stat().st_size == 14
             assert got.file_size == 14 and got.size > 14
             assert size_cell(desktop, got_id) == "14 B"
+
+            history = HistoryDialog(desktop.window.model.snapshots())
+            qtbot.addWidget(history)
+            cells = history.model.index
+            sizes = {cells(row, 2).data(): cells(row, 3).data()
+                     for row in range(history.model.rowCount()) if cells(row, 1).data() != "Received"}
+            assert sizes == {"empty.txt": "0 B", small.name: "14 B"}
         finally:
             desktop.close_now()

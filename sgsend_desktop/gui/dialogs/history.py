@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from sgsend_desktop.core.model import Direction, TransferSnapshot, TransferState
 from sgsend_desktop.gui.colors import ToneLabel
-from sgsend_desktop.gui.formatting import display_name, format_size, state_label
+from sgsend_desktop.gui.formatting import display_name, file_size_text, state_label
 from sgsend_desktop.gui.icons import file_icon
 
 Index = QModelIndex | QPersistentModelIndex
@@ -94,7 +94,7 @@ class HistoryModel(QAbstractTableModel):
         if column == 2:
             return display_name(snap)
         if column == 3:
-            return format_size(snap.size)
+            return file_size_text(snap)  # the file's own size (an empty file is 0 B, not its 62 B payload)
         return entry_link(snap) if sent else (snap.saved_path or "")
 
 
