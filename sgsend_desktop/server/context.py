@@ -101,7 +101,8 @@ class ServerContext:
             if not loop.is_closed():
                 loop.call_soon_threadsafe(self.notifier.notify, transfer_id)
 
-        self.sweeper = Sweeper(self.store, self.config.abandoned_after, removed)
+        self.sweeper = Sweeper(self.store, self.config.abandoned_after, removed,
+                               url_expiry=self.config.url_expiry)
         self.sweeper.start()
 
     def shutdown(self) -> None:
@@ -218,10 +219,12 @@ class ServerContext:
 def check_downloadable(meta: TransferMeta, not_completed_status: int, already_counted: bool = False) -> None:
     """The gate of every download path: deleted → 404, expired/exhausted → 410, not completed → 404/409.
     ``already_counted``: a grant counted earlier (its download may be the one that exhausted the limit)."""
-    if meta.status == DELETED or meta.payload_purged:
+    if meta.status == DELETED:
         raise HTTPException(status_code=404, detail="Transfer not found or deleted")
-    if meta.is_expired():
+    if meta.is_expired():  # before the wipe's 404: an expired transfer says so, wiped or not (sweeper.py)
         raise HTTPException(status_code=410, detail="Transfer expired")
+    if meta.payload_purged:
+        raise HTTPException(status_code=404, detail="Transfer not found or deleted")
     if meta.is_exhausted and not already_counted:
         raise HTTPException(status_code=410, detail="Download limit reached")
     if meta.status != COMPLETED:

@@ -101,5 +101,16 @@ class TransferMeta:
             "is_expired": self.is_expired(),
         }
 
+    def wipe_at(self, grace: float) -> float | None:
+        """When the stored payload can no longer be fetched by anyone, as Unix time: an expired transfer
+        once the last download URL handed out before its expiry has run out too (``grace``: the URLs'
+        lifetime), an auto_delete one at ``purge_after``. None: it may be fetched as long as it exists."""
+        times = []
+        if self.expires is not None:
+            times.append(self.expires.timestamp() + grace)
+        if self.purge_after is not None:
+            times.append(self.purge_after)
+        return min(times) if times else None
+
     def purge_due(self) -> bool:
         return self.purge_after is not None and not self.payload_purged and time.time() >= self.purge_after

@@ -7,7 +7,12 @@ Every ``interval`` (a quarter of ``--abandoned-after``, between 0.5 s and an hou
    ``--abandoned-after``: its multipart upload is aborted and its payload, parts and record removed;
 2. aborts every multipart upload older than that which is not the current upload of a pending transfer
    (a crash between S3's CreateMultipartUpload and the record, an abort that failed);
-3. on disk, removes crash leftovers older than that (temp files, directories without a record).
+3. on disk, removes crash leftovers older than that (temp files, directories without a record);
+4. wipes the payload of every completed transfer nobody can fetch any more: expired, once the last
+   download URL handed out before the expiry has run out too (``--url-expiry`` later), or auto_delete
+   past its ``purge_after``. The record stays (marked ``payload_purged``), so ``info`` still says it
+   expired rather than "not found". A user who picks "expires in 1 day" expects the file gone from the
+   server then, not kept as dead weight forever.
 
 A transfer is first claimed with an atomic record update (pending → deleted, "abandoned" in its log) that
 checks it is still pending and idle, so a sender who completes it at that moment wins: the sweep then
@@ -24,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sgsend_desktop.server.meta import DELETED, PENDING, TransferMeta
+from sgsend_desktop.server.meta import COMPLETED, DELETED, PENDING, TransferMeta
 from sgsend_desktop.server.storage.base import StoreError, TransferStore
 
 log = logging.getLogger("sgsend.server")
@@ -38,6 +43,7 @@ class SweepResult:
     transfers: int = 0
     uploads: int = 0
     leftovers: int = 0
+    wiped: int = 0
 
 
 def _timestamp(text: object) -> float:
@@ -61,9 +67,12 @@ class Sweeper:
         store: TransferStore,
         max_age: float,
         on_removed: Callable[[str], None] = lambda _: None,
+        url_expiry: float = 3600.0,
     ) -> None:
         self.store = store
         self.max_age = max_age
+        self.url_expiry = url_expiry
+        self._wipe_at: dict[str, float] = {}  # completed transfers with a payload to wipe later: when
         self.interval = min(MAX_INTERVAL, max(MIN_INTERVAL, max_age / 4))
         self.on_removed = on_removed
         self._settled: set[str] = set()  # completed or deleted: never pending again, never re-read
@@ -86,20 +95,26 @@ class Sweeper:
             except Exception as error:  # a store hiccup: one line, and try again next time
                 log.warning("abandoned-upload sweep failed: %s", error)
             else:
-                if result.transfers or result.uploads or result.leftovers:
-                    log.info("swept %d abandoned transfer(s), %d stray upload(s), %d leftover file(s)",
-                             result.transfers, result.uploads, result.leftovers)
+                if result.transfers or result.uploads or result.leftovers or result.wiped:
+                    log.info("swept %d abandoned transfer(s), %d stray upload(s), %d leftover file(s), "
+                             "%d expired payload(s)",
+                             result.transfers, result.uploads, result.leftovers, result.wiped)
             delay = self.interval
 
     # --- one sweep ------------------------------------------------------------------------------------
     def sweep(self, now: float | None = None) -> SweepResult:
-        cutoff = (time.time() if now is None else now) - self.max_age
+        now = time.time() if now is None else now
+        cutoff = now - self.max_age
         result = SweepResult()
         for transfer_id in list(self.store.transfer_ids()):
             if self._stop.is_set():
                 return result
-            if transfer_id not in self._settled and self._sweep_transfer(transfer_id, cutoff):
+            known = transfer_id in self._settled or transfer_id in self._wipe_at
+            if not known and self._sweep_transfer(transfer_id, cutoff):
                 result.transfers += 1
+            due = self._wipe_at.get(transfer_id)
+            if due is not None and due <= now and self._wipe(transfer_id, now):
+                result.wiped += 1
         for transfer_id, upload_id, changed in self.store.multipart_uploads():
             if changed >= cutoff or self._stop.is_set():
                 continue
@@ -124,7 +139,12 @@ class Sweeper:
         if meta is None:
             return False
         if meta.status != PENDING:
-            self._settled.add(transfer_id)
+            wipes = meta.status == COMPLETED and not meta.payload_purged
+            due = meta.wipe_at(self.url_expiry) if wipes else None
+            if due is None:
+                self._settled.add(transfer_id)
+            else:
+                self._wipe_at[transfer_id] = due
             return False
         if record_activity(meta) >= cutoff or self._newest_part(meta) >= cutoff:
             return False
@@ -148,6 +168,37 @@ class Sweeper:
             with contextlib.suppress(StoreError):
                 self.store.abort_multipart(transfer_id, upload_id)
         self.store.remove_transfer(transfer_id)
+        self.on_removed(transfer_id)
+        return True
+
+    def _wipe(self, transfer_id: str, now: float) -> bool:
+        """Remove the payload of a transfer nobody can fetch any more (step 4); the record stays."""
+        self._wipe_at.pop(transfer_id, None)
+        self._settled.add(transfer_id)  # wiped, deleted or changed: never looked at again
+        try:
+            meta = self.store.load(transfer_id)
+        except (ValueError, TypeError):
+            return False
+        if meta is None or meta.status != COMPLETED or meta.payload_purged:
+            return False
+        due = meta.wipe_at(self.url_expiry)
+        if due is None or due > now:  # the record says otherwise now: look again when it is due
+            self._settled.discard(transfer_id)
+            if due is not None:
+                self._wipe_at[transfer_id] = due
+            return False
+        # payload first, then the mark: a wipe cut short is done again by the next sweep
+        self.store.delete_payload(transfer_id)
+
+        def mark(current: TransferMeta) -> None:
+            if not current.payload_purged:
+                current.payload_purged = True
+                current.add_log("expired_wipe" if current.is_expired() else "auto_delete")
+
+        try:
+            self.store.update(transfer_id, mark)
+        except StoreError:
+            return False
         self.on_removed(transfer_id)
         return True
 
