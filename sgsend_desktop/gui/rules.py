@@ -153,7 +153,7 @@ def cancel_question(selected: Sequence[TransferSnapshot]) -> Question | None:
     )
     return Question(
         f"Cancel {verb} {_names(targets)}?",
-        "What was already transferred is thrown away and cannot be resumed; Retry would start again "
+        "What was already transferred is thrown away and cannot be resumed; “Start again” would start "
         "from the beginning. To stop for now and continue later, use Pause instead.",
         "Cancel transfer" if len(targets) == 1 else f"Cancel {len(targets)} transfers",
         "Keep going",

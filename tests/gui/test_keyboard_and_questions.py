@@ -170,6 +170,7 @@ def test_del_asks_before_cancelling_and_a_cancelled_row_starts_again(
     QTest.keyClick(window.table, Qt.Key.Key_Delete)
     assert len(answers.asked) == 1 and answers.asked[0].title == "Cancel sending “file0.pdf”?"
     assert "cannot be resumed" in answers.asked[0].text and answers.asked[0].reject == "Keep going"
+    assert "“Start again”" in answers.asked[0].text  # the button the cancelled row offers, by its name
     qtbot.wait(100)
     assert ("cancelled", "t1") not in engine.calls
     answers.answer = True
