@@ -63,10 +63,12 @@ GRANT_HEADER = "x-sgsend-download-grant"  # a retried download-url is not counte
 
 def check_refreshable(meta: TransferMeta) -> None:
     """download_url's gate minus max_downloads (the ticket's grant was counted when it was issued)."""
-    if meta.status == DELETED or meta.payload_purged:
+    if meta.status == DELETED:
         raise StoreError(404, "Transfer not found or deleted")
-    if meta.is_expired():
+    if meta.is_expired():  # before the wipe's 404, as check_downloadable
         raise StoreError(410, "Transfer expired")
+    if meta.payload_purged:
+        raise StoreError(404, "Transfer not found or deleted")
     if meta.status != COMPLETED:
         raise StoreError(409, "Transfer not completed")
 
