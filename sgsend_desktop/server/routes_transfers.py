@@ -140,37 +140,62 @@ def build_router(ctx: ServerContext) -> APIRouter:
     async def complete(transfer_id: str, request: Request, access_token: str = MCP_TOKEN) -> dict[str, Any]:
         token = ctx.require_token(request)
         check_transfer_id(transfer_id)
-        meta = await ctx.load(transfer_id)
-        if meta.status == DELETED:
-            raise HTTPException(status_code=404, detail="Transfer not found or payload not uploaded")
-        if meta.status == PENDING:
-            # the size this server recorded when it stored the payload (direct upload, assembled parts,
-            # the disk store's presigned PUT) saves asking the store; a payload S3 took straight from a
-            # presigned PUT URL is measured there
-            recorded = meta.payload_size is not None and not meta.payload_put_url
-            size = meta.payload_size if recorded else await ctx.call(ctx.store.payload_size, transfer_id)
-            if size is None:
+        # the first try starts from the version this process wrote a moment ago (the upload's): one
+        # GetObject fewer on S3. Only a pending one is acted on unread: its size basis is re-checked under
+        # the conditional write, and anything else is read afresh before it is answered.
+        meta = await ctx.load_to_update(transfer_id)
+        for fresh in (False, True):
+            if meta.status != PENDING and not fresh:
+                meta = await ctx.load(transfer_id)
+            if meta.status == DELETED:
                 raise HTTPException(status_code=404, detail="Transfer not found or payload not uploaded")
-            if not size_allowed(meta.file_size_bytes, size):
-                raise HTTPException(status_code=400, detail="Payload is larger than the declared size")
-            # the send is what a token's use pays for (as upstream): one use per transfer, counted once
-            # even when the complete is retried; none left → 401 "Access token exhausted"
-            await ctx.use_token(token, transfer_id)
-
-            def finish(meta: TransferMeta) -> None:
-                if meta.status == PENDING:
-                    meta.status = COMPLETED
-                    meta.completed_at = now_iso()
-                    meta.payload_size = size
-                    meta.upload_id = ""
-                    meta.add_log("complete")
-
-            meta, _ = await ctx.update(transfer_id, finish)
+            if meta.status != PENDING:
+                break
+            finished = await finish_pending(transfer_id, meta, token)
+            if finished is not None:
+                meta = finished
+                break
+            meta = await ctx.load(transfer_id)  # the payload changed since that version: judge it afresh
+        else:
+            raise HTTPException(status_code=503, detail="Transfer metadata is busy; try again")
+        if meta.status == DELETED:  # deleted while it was being completed
+            raise HTTPException(status_code=404, detail="Transfer not found or payload not uploaded")
         return {
             "transfer_id": transfer_id,
             "download_url": f"/d/{transfer_id}",
             "transparency": transparency(meta),
         }
+
+    async def finish_pending(transfer_id: str, meta: TransferMeta, token: Any) -> TransferMeta | None:
+        """Complete a pending transfer judged on ``meta``; None when its payload changed meanwhile."""
+        # the size this server recorded when it stored the payload (direct upload, assembled parts,
+        # the disk store's presigned PUT) saves asking the store; a payload S3 took straight from a
+        # presigned PUT URL is measured there
+        recorded = meta.payload_size is not None and not meta.payload_put_url
+        size = meta.payload_size if recorded else await ctx.call(ctx.store.payload_size, transfer_id)
+        if size is None:
+            raise HTTPException(status_code=404, detail="Transfer not found or payload not uploaded")
+        if not size_allowed(meta.file_size_bytes, size):
+            raise HTTPException(status_code=400, detail="Payload is larger than the declared size")
+        # the send is what a token's use pays for (as upstream): one use per transfer, counted once
+        # even when the complete is retried; none left → 401 "Access token exhausted"
+        await ctx.use_token(token, transfer_id)
+        basis = (meta.payload_size, meta.payload_put_url)
+
+        def finish(current: TransferMeta) -> bool:
+            if current.status != PENDING:
+                return True
+            if (current.payload_size, current.payload_put_url) != basis:
+                return False  # measured on another payload: nothing written, judged again
+            current.status = COMPLETED
+            current.completed_at = now_iso()
+            current.payload_size = size
+            current.upload_id = ""
+            current.add_log("complete")
+            return True
+
+        current, done = await ctx.update(transfer_id, finish)
+        return current if done else None
 
     @router.get("/info/{transfer_id}")
     async def info(transfer_id: str) -> dict[str, Any]:

@@ -93,7 +93,7 @@ def test_a_refusal_judged_on_a_stale_version_is_checked_again(seaweedfs: Seaweed
     assert there.load("abcdef123456").payload_size == 20  # type: ignore[union-attr]
 
 
-def test_a_direct_send_is_five_s3_calls_and_a_presigned_put_is_measured_at_complete(
+def test_a_direct_send_is_four_s3_calls_and_a_presigned_put_is_measured_at_complete(
         seaweedfs: SeaweedS3) -> None:
     """create → upload → complete asks S3 for nothing it already knows: the upload starts from the version
     its create wrote (no GetObject), and the size the upload recorded stands (no HeadObject).
@@ -117,9 +117,9 @@ def test_a_direct_send_is_five_s3_calls_and_a_presigned_put_is_measured_at_compl
         transfer_id = create()
         assert client.post(f"/api/transfers/upload/{transfer_id}", content=b"p" * 128).status_code == 200
         assert client.post(f"/api/transfers/complete/{transfer_id}").status_code == 200
-        # create: meta; upload: payload + meta; complete: read + meta (before: one GetObject and one
-        # HeadObject more)
-        assert calls == Counter({"PutObject": 4, "GetObject": 1})
+        # create: meta; upload: payload + meta; complete: meta, each starting from the version this
+        # process wrote a moment before (before: two GetObject and one HeadObject more)
+        assert calls == Counter({"PutObject": 4})
 
         calls.clear()
         transfer_id = create()
@@ -163,3 +163,33 @@ def test_an_upload_to_a_transfer_another_process_deleted_is_refused_and_leaves_n
         assert here.payload_size(transfer_id) is None
         info = httpx.get(f"{there_url}/api/transfers/info/{transfer_id}", timeout=30).json()
         assert info["status"] == "deleted"
+
+
+def test_complete_judged_on_a_stale_version_measures_a_payload_replaced_through_another_instance(
+        seaweedfs: SeaweedS3) -> None:
+    """complete starts from the version this process wrote at upload (size recorded, no presigned PUT).
+    Meanwhile another instance handed out a presigned PUT URL and a larger payload went straight to S3:
+    complete must notice the record changed, measure the payload, and refuse it."""
+    import httpx
+
+    from sgsend_desktop.server.config import ServerConfig
+    from tests.server.test_review_races import inprocess_server
+
+    prefix = f"meta-{secrets.token_hex(4)}"
+    here, here_calls = make_store(seaweedfs, prefix)
+    there, _ = make_store(seaweedfs, prefix)
+    config = ServerConfig(storage="s3", s3=S3Settings(bucket=seaweedfs.bucket, prefix=prefix))
+    with inprocess_server(config, here) as here_url, inprocess_server(config, there) as there_url:
+        created = httpx.post(f"{here_url}/api/transfers/create", json={"file_size_bytes": 100}, timeout=30)
+        transfer_id = created.json()["transfer_id"]
+        upload = f"{here_url}/api/transfers/upload/{transfer_id}"
+        assert httpx.post(upload, content=b"p" * 128, timeout=30).status_code == 200
+        issued = httpx.get(f"{there_url}/api/presigned/upload-url/{transfer_id}", timeout=30)
+        signed = issued.json()["upload_url"]
+        assert httpx.put(signed, content=b"q" * 5000, timeout=30).status_code == 200
+        here_calls.clear()
+        refused = httpx.post(f"{here_url}/api/transfers/complete/{transfer_id}", timeout=30)
+        assert refused.status_code == 400 and "larger than the declared" in refused.json()["detail"]
+        assert here_calls["HeadObject"] == 1  # measured, not trusted
+        info = httpx.get(f"{there_url}/api/transfers/info/{transfer_id}", timeout=30).json()
+        assert info["status"] == "pending"

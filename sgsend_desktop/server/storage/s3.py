@@ -6,9 +6,10 @@ are compare-and-swap writes (`If-Match` on the object's ETag, `If-None-Match: *`
 conflict, so two processes counting downloads at once never lose a count. A write route reads the
 metadata (``load``) and then changes it (``update``): the update's first try starts from the version that
 read just got (``_Recent``, a few seconds old at most) instead of reading it again, one S3 call fewer per
-upload, complete and download; an upload right after its create starts from the version create wrote
-(``load_to_update``), one more fewer. The ``If-Match`` makes that safe: a version changed meanwhile (by this
-process or another) fails the write and the update reads the metadata afresh, as on any conflict.
+upload, complete and download; an upload right after its create, and a complete right after its upload,
+start from the version this process wrote (``load_to_update``): one more fewer each. The ``If-Match``
+makes that safe: a version changed meanwhile (by this process or another) fails the write and the update
+reads the metadata afresh, as on any conflict.
 """
 
 from __future__ import annotations
@@ -192,8 +193,9 @@ class S3Store(TransferStore):
         return found[0] if found else None
 
     def load_to_update(self, transfer_id: str) -> TransferMeta | None:
-        # an upload right after its create (same process) starts from the version create wrote: one
-        # GetObject fewer; the update's If-Match catches a version changed meanwhile
+        # an upload right after its create (a complete right after its upload) in this process starts
+        # from the version written then: one GetObject fewer; the update's If-Match catches a version
+        # changed meanwhile
         recent = self._recent.peek(transfer_id)
         return recent[0] if recent is not None else self.load(transfer_id)
 
