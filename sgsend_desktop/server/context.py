@@ -20,7 +20,7 @@ from sgsend_desktop.server.config import (
     DEFAULT_MAX_EVENT_STREAMS_PER_TRANSFER,
     ServerConfig,
 )
-from sgsend_desktop.server.meta import COMPLETED, DELETED, TransferMeta
+from sgsend_desktop.server.meta import COMPLETED, DELETED, PENDING, TransferMeta
 from sgsend_desktop.server.notifier import ChangeNotifier
 from sgsend_desktop.server.slots import StreamSlots
 from sgsend_desktop.server.stats import RequestStats
@@ -178,12 +178,15 @@ class ServerContext:
             meta = await self.purge(transfer_id)
         return meta
 
-    async def load_to_update(self, transfer_id: str) -> TransferMeta:
-        """As ``load``, for a route that then updates the record (TransferStore.load_to_update)."""
-        meta = await self.call(self.store.load_to_update, transfer_id)
-        if meta is None:
-            raise HTTPException(status_code=404, detail="Transfer not found")
-        return meta
+    async def load_pending(self, transfer_id: str, recorded: bool = False) -> TransferMeta:
+        """As ``load`` for a route that then updates a pending record: the version this process wrote a
+        moment ago when it is still pending (``recorded``: and holds a payload size this process recorded),
+        else the store's. One read fewer for a client whose requests stay on this process; the update's
+        conditional write catches a version changed meanwhile (TransferStore.recent)."""
+        meta = self.store.recent(transfer_id)
+        usable = meta is not None and meta.status == PENDING and (
+            not recorded or (meta.payload_size is not None and not meta.payload_put_url))
+        return meta if usable and meta is not None else await self.load(transfer_id)
 
     async def purge(self, transfer_id: str) -> TransferMeta:
         """auto_delete: wipe the payload once its last download URL has expired."""

@@ -107,9 +107,9 @@ def build_router(ctx: ServerContext) -> APIRouter:
         ``{"data": "<base64>"}`` (server/upload_forms.py)."""
         ctx.require_token(request)
         check_transfer_id(transfer_id)
-        # not pending is final, so a version a moment old may refuse; a pending one is re-checked by the
-        # record below (a transfer deleted meanwhile loses the payload just written)
-        meta = await ctx.load_to_update(transfer_id)
+        # the create's version when this process wrote it a moment ago: re-checked by the record below
+        # (a transfer deleted meanwhile loses the payload just written)
+        meta = await ctx.load_pending(transfer_id)
         if meta.status != PENDING:
             raise HTTPException(status_code=404, detail="Transfer not found or not in pending state")
         payload = decode_base64(data, "The data parameter") if data else None
@@ -140,13 +140,10 @@ def build_router(ctx: ServerContext) -> APIRouter:
     async def complete(transfer_id: str, request: Request, access_token: str = MCP_TOKEN) -> dict[str, Any]:
         token = ctx.require_token(request)
         check_transfer_id(transfer_id)
-        # the first try starts from the version this process wrote a moment ago (the upload's): one
-        # GetObject fewer on S3. Only a pending one is acted on unread: its size basis is re-checked under
-        # the conditional write, and anything else is read afresh before it is answered.
-        meta = await ctx.load_to_update(transfer_id)
-        for fresh in (False, True):
-            if meta.status != PENDING and not fresh:
-                meta = await ctx.load(transfer_id)
+        # the upload's version when this process recorded that payload a moment ago (one GetObject fewer
+        # on S3): its size basis is re-checked under the conditional write; else the store's version
+        meta = await ctx.load_pending(transfer_id, recorded=True)
+        for _ in range(2):
             if meta.status == DELETED:
                 raise HTTPException(status_code=404, detail="Transfer not found or payload not uploaded")
             if meta.status != PENDING:

@@ -193,3 +193,30 @@ def test_complete_judged_on_a_stale_version_measures_a_payload_replaced_through_
         assert here_calls["HeadObject"] == 1  # measured, not trusted
         info = httpx.get(f"{there_url}/api/transfers/info/{transfer_id}", timeout=30).json()
         assert info["status"] == "pending"
+
+
+def test_a_send_alternating_between_instances_costs_no_extra_call(seaweedfs: SeaweedS3) -> None:
+    """Behind a round-robin balancer: create here, upload there, complete here. This process's own
+    version (from create) has no payload record, so complete reads the store's instead of acting on the
+    stale one: a read and a write, not a HeadObject, a refused write and two more reads (seen in the
+    two-instance bench before this was decided)."""
+    import httpx
+
+    from sgsend_desktop.server.config import ServerConfig
+    from tests.server.test_review_races import inprocess_server
+
+    prefix = f"meta-{secrets.token_hex(4)}"
+    here, here_calls = make_store(seaweedfs, prefix)
+    there, _ = make_store(seaweedfs, prefix)
+    config = ServerConfig(storage="s3", s3=S3Settings(bucket=seaweedfs.bucket, prefix=prefix))
+    with inprocess_server(config, here) as here_url, inprocess_server(config, there) as there_url:
+        created = httpx.post(f"{here_url}/api/transfers/create", json={"file_size_bytes": 100}, timeout=30)
+        transfer_id = created.json()["transfer_id"]
+        upload = f"{there_url}/api/transfers/upload/{transfer_id}"
+        assert httpx.post(upload, content=b"p" * 128, timeout=30).status_code == 200
+        here_calls.clear()
+        done = httpx.post(f"{here_url}/api/transfers/complete/{transfer_id}", timeout=30)
+        assert done.status_code == 200, done.text
+        assert here_calls == Counter({"GetObject": 1, "PutObject": 1})
+        info = httpx.get(f"{there_url}/api/transfers/info/{transfer_id}", timeout=30).json()
+        assert info["status"] == "completed"

@@ -57,11 +57,12 @@ class TransferStore(abc.ABC):
     @abc.abstractmethod
     def load(self, transfer_id: str) -> TransferMeta | None: ...
 
-    def load_to_update(self, transfer_id: str) -> TransferMeta | None:
-        """The record as a route about to ``update`` it sees it: possibly a few seconds old (a version
-        this process read or wrote a moment ago), because that update re-checks whatever was decided on it.
-        Only for decisions that stay true as a record ages (a status once left never comes back)."""
-        return self.load(transfer_id)
+    def recent(self, transfer_id: str) -> TransferMeta | None:
+        """The version this process read or wrote a moment ago (seconds), without asking the store; None
+        when there is none (or the store is local and cheap to read). A route that then updates the record
+        may start from it, because that update re-checks whatever was decided on it; only for decisions
+        that stay true as a record ages (a status once left never comes back)."""
+        return None
 
     @abc.abstractmethod
     def update(self, transfer_id: str, change: Callable[[TransferMeta], T]) -> tuple[TransferMeta, T]:

@@ -7,7 +7,7 @@ conflict, so two processes counting downloads at once never lose a count. A writ
 metadata (``load``) and then changes it (``update``): the update's first try starts from the version that
 read just got (``_Recent``, a few seconds old at most) instead of reading it again, one S3 call fewer per
 upload, complete and download; an upload right after its create, and a complete right after its upload,
-start from the version this process wrote (``load_to_update``): one more fewer each. The ``If-Match``
+start from the version this process wrote (``recent``): one more fewer each. The ``If-Match``
 makes that safe: a version changed meanwhile (by this process or another) fails the write and the update
 reads the metadata afresh, as on any conflict.
 """
@@ -192,12 +192,9 @@ class S3Store(TransferStore):
         found = self._get_meta(transfer_id)
         return found[0] if found else None
 
-    def load_to_update(self, transfer_id: str) -> TransferMeta | None:
-        # an upload right after its create (a complete right after its upload) in this process starts
-        # from the version written then: one GetObject fewer; the update's If-Match catches a version
-        # changed meanwhile
-        recent = self._recent.peek(transfer_id)
-        return recent[0] if recent is not None else self.load(transfer_id)
+    def recent(self, transfer_id: str) -> TransferMeta | None:
+        found = self._recent.peek(transfer_id)
+        return found[0] if found is not None else None
 
     def update(self, transfer_id: str, change: Callable[[TransferMeta], T]) -> tuple[TransferMeta, T]:
         recent = self._recent.take(transfer_id)  # the first try: the version read a moment ago
