@@ -12,7 +12,7 @@ class StreamSlots:
 
     ``acquire`` refuses with 429 when the transfer already has ``per_transfer`` streams (one client, or a
     few, watching the same transfer over and over) and with 503 when the process has ``total`` (the server
-    as a whole is full); both with Retry-After."""
+    as a whole is full); both with Retry-After, and the connection is closed."""
 
     def __init__(self, total: int, per_transfer: int) -> None:
         self.total = total
@@ -22,7 +22,9 @@ class StreamSlots:
 
     def acquire(self, transfer_id: str) -> None:
         held = self._by_transfer.get(transfer_id, 0)
-        headers = {"Retry-After": str(STREAM_RETRY_AFTER)}
+        # a refused client is told to come back in 10 s: its connection must not sit idle in a keep-alive
+        # slot meanwhile (kept-alive 20 s, a burst of refusals filled the connection limit: 503 for all)
+        headers = {"Retry-After": str(STREAM_RETRY_AFTER), "Connection": "close"}
         if held >= self.per_transfer:
             raise HTTPException(
                 status_code=429,
