@@ -10,9 +10,10 @@ Every ``interval`` (a quarter of ``--abandoned-after``, between 0.5 s and an hou
 3. on disk, removes crash leftovers older than that (temp files, directories without a record);
 4. wipes the payload of every completed transfer nobody can fetch any more: expired, once the last
    download URL handed out before the expiry has run out too (``--url-expiry`` later), or auto_delete
-   past its ``purge_after``. The record stays (marked ``payload_purged``), so ``info`` still says it
-   expired rather than "not found". A user who picks "expires in 1 day" expects the file gone from the
-   server then, not kept as dead weight forever.
+   past a ``purge_after`` it already had when the sweep first saw it completed (one set later, at the
+   last download, is wiped by the next request touching the transfer, as before). The record stays
+   (marked ``payload_purged``), so ``info`` still says it expired rather than "not found". A user who
+   picks "expires in 1 day" expects the file gone from the server then, not kept as dead weight forever.
 
 A transfer is first claimed with an atomic record update (pending → deleted, "abandoned" in its log) that
 checks it is still pending and idle, so a sender who completes it at that moment wins: the sweep then
