@@ -38,7 +38,8 @@ def _count(db_path: Path, sql: str) -> int:
         return 0
     try:
         with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5) as db:
-            return int(db.execute(sql).fetchone()[0])
+            # NULL: the journal exists but the CLI has not written its row yet (MAX over no rows)
+            return int(db.execute(sql).fetchone()[0] or 0)
     except sqlite3.OperationalError:
         return 0
 
