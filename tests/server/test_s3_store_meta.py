@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -31,6 +33,21 @@ def make_store(seaweedfs: SeaweedS3, prefix: str) -> tuple[S3Store, Counter[str]
     store.client.meta.events.register("before-call.s3", count)
     store.objects.calls = calls  # the metadata's own fast path (storage/s3_objects.py) counts here too
     return store, calls
+
+
+@contextmanager
+def two_instances(seaweedfs: SeaweedS3) -> Iterator[tuple[S3Store, Counter[str], str, str]]:
+    """Two in-process servers on one prefix, as behind a load balancer: (store here, its call counts,
+    here's URL, there's URL)."""
+    from sgsend_desktop.server.config import ServerConfig
+    from tests.server.test_review_races import inprocess_server
+
+    prefix = f"meta-{secrets.token_hex(4)}"
+    here, here_calls = make_store(seaweedfs, prefix)
+    there, _ = make_store(seaweedfs, prefix)
+    config = ServerConfig(storage="s3", s3=S3Settings(bucket=seaweedfs.bucket, prefix=prefix))
+    with inprocess_server(config, here) as here_url, inprocess_server(config, there) as there_url:
+        yield here, here_calls, here_url, there_url
 
 
 def test_an_update_after_a_load_reads_the_metadata_once(seaweedfs: SeaweedS3) -> None:
@@ -172,14 +189,8 @@ def test_complete_judged_on_a_stale_version_measures_a_payload_replaced_through_
     complete must notice the record changed, measure the payload, and refuse it."""
     import httpx
 
-    from sgsend_desktop.server.config import ServerConfig
-    from tests.server.test_review_races import inprocess_server
 
-    prefix = f"meta-{secrets.token_hex(4)}"
-    here, here_calls = make_store(seaweedfs, prefix)
-    there, _ = make_store(seaweedfs, prefix)
-    config = ServerConfig(storage="s3", s3=S3Settings(bucket=seaweedfs.bucket, prefix=prefix))
-    with inprocess_server(config, here) as here_url, inprocess_server(config, there) as there_url:
+    with two_instances(seaweedfs) as (_, here_calls, here_url, there_url):
         created = httpx.post(f"{here_url}/api/transfers/create", json={"file_size_bytes": 100}, timeout=30)
         transfer_id = created.json()["transfer_id"]
         upload = f"{here_url}/api/transfers/upload/{transfer_id}"
@@ -202,14 +213,8 @@ def test_a_send_alternating_between_instances_costs_no_extra_call(seaweedfs: Sea
     two-instance bench before this was decided)."""
     import httpx
 
-    from sgsend_desktop.server.config import ServerConfig
-    from tests.server.test_review_races import inprocess_server
 
-    prefix = f"meta-{secrets.token_hex(4)}"
-    here, here_calls = make_store(seaweedfs, prefix)
-    there, _ = make_store(seaweedfs, prefix)
-    config = ServerConfig(storage="s3", s3=S3Settings(bucket=seaweedfs.bucket, prefix=prefix))
-    with inprocess_server(config, here) as here_url, inprocess_server(config, there) as there_url:
+    with two_instances(seaweedfs) as (_, here_calls, here_url, there_url):
         created = httpx.post(f"{here_url}/api/transfers/create", json={"file_size_bytes": 100}, timeout=30)
         transfer_id = created.json()["transfer_id"]
         upload = f"{there_url}/api/transfers/upload/{transfer_id}"
