@@ -28,6 +28,7 @@ from sgsend_desktop.server.slots import StreamSlots
 from sgsend_desktop.server.storage.base import StoreError, TransferStore
 from sgsend_desktop.server.storage.disk import DiskStore
 from sgsend_desktop.server.tickets import TicketSigner
+from sgsend_desktop.server.timing import ServerTiming
 from sgsend_desktop.server.tokens import TokenBook
 
 log = logging.getLogger("sgsend.server")
@@ -112,4 +113,5 @@ def create_app(
         expose_headers=["ETag", "Content-Range", "Content-Length", "Accept-Ranges"],
         max_age=3600,
     )
+    app.add_middleware(ServerTiming)  # outermost: every answer, the CORS and size refusals too
     return app

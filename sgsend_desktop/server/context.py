@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import HTTPException, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from sgsend_desktop.server.config import (
@@ -27,6 +26,7 @@ from sgsend_desktop.server.stats import RequestStats
 from sgsend_desktop.server.storage.base import PayloadWriter, StoreError, TransferStore
 from sgsend_desktop.server.sweeper import Sweeper
 from sgsend_desktop.server.tickets import TicketSigner
+from sgsend_desktop.server.timing import in_thread
 from sgsend_desktop.server.tokens import AccessToken, TokenBook, TokenUsage, status_of
 
 log = logging.getLogger("sgsend.server")
@@ -61,13 +61,13 @@ async def receive_body(
             if writer.size + pending > limit:
                 raise HTTPException(status_code=status, detail=too_large)
             if pending >= WRITE_BATCH:
-                await run_in_threadpool(_write_all, writer, batch)
+                await in_thread(_write_all, writer, batch)
                 batch, pending = [], 0
     except ClientDisconnect:
         # A paused or killed client: an everyday event for a resumable uploader, not a server error.
         raise HTTPException(status_code=400, detail="Client disconnected during the upload") from None
     if batch:
-        await run_in_threadpool(_write_all, writer, batch)
+        await in_thread(_write_all, writer, batch)
 
 
 @dataclass
@@ -166,7 +166,7 @@ class ServerContext:
     async def call(self, function: Callable[..., R], *args: Any) -> R:
         """Run a blocking store call in a worker thread; StoreError becomes its HTTP status."""
         try:
-            return await run_in_threadpool(function, *args)
+            return await in_thread(function, *args)
         except StoreError as error:
             raise HTTPException(status_code=error.status, detail=error.detail) from None
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import iterate_in_threadpool
 
 from sgsend_desktop.server.context import ServerContext, receive_body
 from sgsend_desktop.server.meta import DELETED, PENDING, TransferMeta
 from sgsend_desktop.server.ranges import RangeError, parse_range
 from sgsend_desktop.server.storage.base import StoreError
 from sgsend_desktop.server.storage.disk import DiskStore, FileWriter, part_resource, payload_resource
+from sgsend_desktop.server.timing import in_thread
 from sgsend_desktop.server.validation import (
     ENVELOPE_SLACK,
     MAX_PART_SIZE,
@@ -56,7 +57,7 @@ def build_router(ctx: ServerContext, store: DiskStore) -> APIRouter:
         try:
             await receive_body(request, writer, limit, too_large, status)
         except BaseException:
-            await run_in_threadpool(writer.discard)
+            await in_thread(writer.discard)
             raise
 
     @router.put("/{transfer_id}/payload")

@@ -11,12 +11,13 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import iterate_in_threadpool
 
 from sgsend_desktop.server.config import LAMBDA_DOWNLOAD_LIMIT
 from sgsend_desktop.server.context import ServerContext, check_downloadable, count_download
 from sgsend_desktop.server.meta import COMPLETED, DELETED, PENDING, TransferMeta, hash_ip, now_iso
 from sgsend_desktop.server.storage.base import StoreError
+from sgsend_desktop.server.timing import in_thread
 from sgsend_desktop.server.upload_forms import (
     BASE64_DOWNLOAD_LAMBDA_LIMIT,
     base64_json_chunks,
@@ -123,7 +124,7 @@ def build_router(ctx: ServerContext) -> APIRouter:
                 await receive_upload(request, writer, limit, too_large)
             size = await ctx.call(writer.commit)
         except BaseException:
-            await run_in_threadpool(writer.discard)
+            await in_thread(writer.discard)
             raise
 
         def record(meta: TransferMeta) -> None:

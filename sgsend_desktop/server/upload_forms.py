@@ -24,11 +24,11 @@ import re
 from collections.abc import Iterator
 
 from fastapi import HTTPException, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from sgsend_desktop.server.context import WRITE_BATCH, receive_body
 from sgsend_desktop.server.storage.base import PayloadWriter
+from sgsend_desktop.server.timing import in_thread
 
 JSON_FORM_LIMIT = 8 * 1024 * 1024  # above AWS Lambda's 6 MB: no MCP client of the real service sends more
 BASE64_DOWNLOAD_LAMBDA_LIMIT = 3_750_000  # upstream: the base64 answer must stay under Lambda's limit
@@ -65,7 +65,7 @@ def _unwrap(body: bytes) -> bytes | None:
 
 async def _write(writer: PayloadWriter, data: bytes) -> None:
     for start in range(0, len(data), WRITE_BATCH):
-        await run_in_threadpool(writer.write, data[start:start + WRITE_BATCH])
+        await in_thread(writer.write, data[start:start + WRITE_BATCH])
 
 
 async def write_payload(writer: PayloadWriter, payload: bytes, limit: int, too_large: str) -> None:
