@@ -102,14 +102,18 @@ def file_sizes(seed: int, clients: int, files: int, low: int, high: int) -> list
             for _ in range(clients)]
 
 
+# route, instance, start (s), ms, status, error, then the server's Server-Timing: ms in the store, ms
+# waiting for a worker thread, ms to the answer's headers
+Sample = tuple[str, int, float, float, int, str, float, float, float]
+
+
 class Worker:
     """Small clients in one process: each a closed loop of real requests, every one timed."""
 
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = spec
         self.urls: list[str] = spec["urls"]
-        # route, instance, start, ms, status, error, ms in the store (the server's Server-Timing)
-        self.samples: list[tuple[str, int, float, float, int, str, float]] = []
+        self.samples: list[Sample] = []
         self.lag: list[float] = []
         self.block = random.Random(spec["seed"]).randbytes(spec["max_bytes"] + 8192)
         self.t0 = 0.0
@@ -131,13 +135,14 @@ class Worker:
         except Exception as exc:  # transport errors, timeouts: one error each
             error = f"{type(exc).__name__}: {exc}"[:160]
         elapsed = (time.perf_counter() - started) * 1000
-        self.samples.append((route, inst, started - self.t0, elapsed, status, error, store_ms(response)))
+        timing = server_timing(response)
+        self.samples.append((route, inst, started - self.t0, elapsed, status, error, *timing))
         if error:
             raise LoadError(error)
         return response
 
     def fail(self, route: str, inst: int, why: str) -> None:
-        self.samples.append((route, inst, time.perf_counter() - self.t0, 0.0, 0, why, 0.0))
+        self.samples.append((route, inst, time.perf_counter() - self.t0, 0.0, 0, why, 0.0, 0.0, 0.0))
 
     async def client(self, number: int, sizes: list[int]) -> None:
         import httpx
@@ -221,7 +226,8 @@ class Worker:
                     if decryptor.filename != name or hashlib.sha256(content).hexdigest() != digest:
                         self.fail(VERIFY, inst, "received file differs from the file sent")
                     else:
-                        self.samples.append((VERIFY, inst, time.perf_counter() - self.t0, 0.0, 200, "", 0.0))
+                        self.samples.append((VERIFY, inst, time.perf_counter() - self.t0, 0.0, 200, "",
+                                             0.0, 0.0, 0.0))
                 except Exception as exc:
                     self.fail(VERIFY, inst, f"{type(exc).__name__}: {exc}"[:160])
 
@@ -246,15 +252,16 @@ class LoadError(Exception):
     pass
 
 
-STORE_TIMING = re.compile(r"(?:^|,)\s*store;dur=([0-9.]+)")
+SERVER_TIMING = re.compile(r"(?:^|,)\s*(store|wait|app);dur=([0-9.]+)")
 
 
-def store_ms(response: Any) -> float:
-    """The server's own count of the time this request spent in the store (its Server-Timing header,
-    server/timing.py); 0 for an answer without one (the presigned GETs from S3)."""
+def server_timing(response: Any) -> tuple[float, float, float]:
+    """The server's own count (its Server-Timing header, server/timing.py) of the milliseconds this
+    request spent in the store, waiting for a worker thread, and in all until its answer's headers;
+    zeros for an answer without one (the presigned GETs from S3)."""
     header = response.headers.get("server-timing", "") if response is not None else ""
-    found = STORE_TIMING.search(header)
-    return float(found.group(1)) if found else 0.0
+    found = dict(SERVER_TIMING.findall(header))
+    return float(found.get("store", 0)), float(found.get("wait", 0)), float(found.get("app", 0))
 
 
 def worker_main(spec_path: Path, out_path: Path) -> int:
@@ -368,7 +375,7 @@ class Phase:
     instances: int
     wall_s: float = 0.0
     window_s: float = 0.0
-    samples: list[tuple[str, int, float, float, int, str, float]] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
     lag: list[float] = field(default_factory=list)
     probe: list[tuple[float, float, float]] = field(default_factory=list)  # time.time(), PUT ms, GET ms
     big: list[BigResult] = field(default_factory=list)
@@ -380,7 +387,7 @@ class Phase:
 
     def routes(self) -> dict[str, dict[str, Any]]:
         by_route: dict[str, list[tuple[float, str, float]]] = defaultdict(list)
-        for route, _inst, _t, ms, _status, error, store in self.samples:
+        for route, _inst, _t, ms, _status, error, store, _wait, _app in self.samples:
             by_route[route].append((ms, error, store))
         table: dict[str, dict[str, Any]] = {}
         for route in sorted(by_route, key=lambda r: ROUTE_ORDER.index(r) if r in ROUTE_ORDER else 99):
@@ -395,7 +402,7 @@ class Phase:
                             "errors": len(errors), "error_kinds": dict(Counter(e[:60] for e in errors))}
         return table
 
-    def api_samples(self) -> list[tuple[str, int, float, float, int, str, float]]:
+    def api_samples(self) -> list[Sample]:
         return [s for s in self.samples if s[0] not in (S3_ROUTE, VERIFY)]
 
     def api_rps(self) -> float:
@@ -637,12 +644,15 @@ def split_by_big(phase: Phase) -> dict[str, dict[str, float]]:
     and after them."""
     busy_until = max((b.until for b in phase.big), default=0.0)
     groups: dict[str, list[float]] = defaultdict(list)
-    for route, _inst, at, ms, _status, error, store in phase.api_samples():
+    for route, _inst, at, ms, _status, error, store, wait, app in phase.api_samples():
         if ms > 0 and not error:
             when = "during" if at < busy_until else "after"
             kind = "writes" if route in WRITE_ROUTES else "reads"
             groups[f"{kind} {when}"].append(ms)
             groups[f"{kind} less store {when}"].append(ms - store)
+            groups[f"{kind} outside the handler {when}"].append(ms - app)  # network, queues, the client
+            groups[f"{kind} thread wait {when}"].append(wait)
+            groups[f"{kind} handler less store {when}"].append(app - store - wait)
     for at, put_ms, get_ms in phase.probe:
         when = "during" if at < busy_until else "after"
         groups[f"store PUT {when}"].append(put_ms)
@@ -719,7 +729,8 @@ def report(args: argparse.Namespace, phases: list[Phase], wall: float,
         split = split_by_big(phase)
         if phase.big:
             print("while the big transfers ran / after them (p50 / p99 ms, count):")
-            for what in ("writes", "writes less store", "reads", "reads less store", "store PUT",
+            for what in ("writes", "writes less store", "writes outside the handler", "writes thread wait",
+                         "writes handler less store", "reads", "reads less store", "store PUT",
                          "store GET"):
                 cells = []
                 for when in ("during", "after"):
@@ -727,6 +738,9 @@ def report(args: argparse.Namespace, phases: list[Phase], wall: float,
                     cells.append(f"{fmt(row['p50'])} / {fmt(row['p99'])} ({row['count']})" if row else "-")
                 label = {"writes": "API writes (create, upload, complete)",
                          "writes less store": "  less their store time (Server-Timing)",
+                         "writes outside the handler": "    of it outside the handler (net, queues)",
+                         "writes thread wait": "    of it waiting for a worker thread",
+                         "writes handler less store": "    of it the handler's own work",
                          "reads": "API reads (info, download, download-url)",
                          "reads less store": "  less their store time (Server-Timing)",
                          "store PUT": "store probe: 1 KiB PutObject",
