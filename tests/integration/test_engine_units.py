@@ -122,6 +122,17 @@ def test_bandwidth_limiter_holds_the_rate() -> None:
     assert time.monotonic() - started < 0.05
 
 
+def test_bandwidth_limited_slices_follow_the_rate() -> None:
+    """A twentieth of a second at the rate, between 64 KiB (a slow link still moves smoothly) and 1 MiB
+    (what an unlimited transfer moves per step): fixed 64 KiB slices made a fast limited transfer pay
+    for sixteen times as many trips through the HTTP client and the limiter."""
+    limiter = BandwidthLimiter(None)
+    assert limiter.slice_size() == 1024 * 1024
+    for rate, expected in ((100_000, 64 * 1024), (5_000_000, 250_000), (50_000_000, 1024 * 1024)):
+        limiter.set_rate(rate)
+        assert limiter.slice_size() == expected
+
+
 def test_bandwidth_limiter_serves_a_large_piece_beside_small_greedy_ones() -> None:
     """A small direct upload (one 300 kB piece) once stood at 0 % for as long as a multipart upload kept
     taking 16 kB pieces from the same limiter: the bucket never held 300 kB at once."""
