@@ -146,8 +146,9 @@ def file_size_text(snapshot: TransferSnapshot) -> str:
 
 def bytes_progress(snapshot: TransferSnapshot) -> str:
     """The Size column: "120.0 MB of 300.0 MB" (encrypted bytes moved) while unfinished, the file's own size
-    once done, "" if unknown."""
-    if snapshot.state is TransferState.DONE:
+    once done or cancelled (a cancelled send is not "0 B of 1.5 GB": nothing more will move), "" if
+    unknown."""
+    if snapshot.state.is_final:
         return file_size_text(snapshot)
     if not snapshot.size:
         return ""

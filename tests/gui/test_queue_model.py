@@ -59,6 +59,18 @@ def test_upsert_updates_in_place_and_remove(qtbot: QtBot) -> None:
     assert model.rowCount() == 1 and model.row_of("b") == 0
 
 
+def test_the_size_column_counts_moving_bytes_until_a_transfer_is_over() -> None:
+    model = TransferQueueModel()
+    model.upsert(snap("a", done=250, size=4000, file_size=3938))
+    assert model.index(0, Column.SIZE).data() == "250 B of 3.9 KB"
+    model.upsert(snap("a", TransferState.PAUSED, done=250, size=4000, file_size=3938))
+    assert model.index(0, Column.SIZE).data() == "250 B of 3.9 KB"
+    model.upsert(snap("a", TransferState.CANCELLED, done=0, size=4000, file_size=3938))
+    assert model.index(0, Column.SIZE).data() == "3.8 KB"  # the file's own size, not "0 B of 3.9 KB"
+    model.upsert(snap("a", TransferState.FAILED, done=250, size=4000, file_size=3938))
+    assert model.index(0, Column.SIZE).data() == "250 B of 3.9 KB"  # how far it got: Retry goes on
+
+
 def test_add_missing_keeps_newer_rows_and_set_order() -> None:
     model = TransferQueueModel()
     model.upsert(snap("a", TransferState.DONE, done=1000))

@@ -19,8 +19,9 @@ import contextlib
 import socket
 import threading
 from collections import Counter
-from types import TracebackType
 from urllib.parse import urlsplit
+
+from tests.helpers.relay import LoopbackRelay
 
 HEAD_LIMIT = 64 * 1024
 PUMP = 64 * 1024
@@ -30,7 +31,9 @@ class _Cut(Exception):
     pass
 
 
-class DropProxy:
+class DropProxy(LoopbackRelay):
+    name = "drop-proxy"
+
     def __init__(self, upstream: str, drop_every: int | None = None) -> None:
         parts = urlsplit(upstream)
         self._upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
@@ -39,20 +42,7 @@ class DropProxy:
         self.requests: list[tuple[str, str, str]] = []  # (method, target, range header)
         self._bodies: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-        self._closing = threading.Event()
-        self._thread = threading.Thread(target=self._accept, name="drop-proxy", daemon=True)
-
-    def __enter__(self) -> DropProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        self._closing.set()
-        self._listener.close()
-        self._thread.join(5)
+        super().__init__()
 
     def body_bytes(self, method: str, prefix: str) -> int:
         """Body bytes answered to requests ``method`` whose path starts with ``prefix``."""
@@ -60,15 +50,7 @@ class DropProxy:
             return sum(n for (m, path), n in self._bodies.items() if m == method and path.startswith(prefix))
 
     # plumbing -------------------------------------------------------------------------------------
-    def _accept(self) -> None:
-        while not self._closing.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
-
-    def _serve(self, client: socket.socket) -> None:
+    def serve(self, client: socket.socket) -> None:
         try:
             upstream = socket.create_connection(self._upstream, timeout=120)
         except OSError:

@@ -12,39 +12,28 @@ import contextlib
 import socket
 import threading
 import time
-from types import TracebackType
+
+from tests.helpers.relay import LoopbackRelay
 
 PIECE = 64 * 1024
 
 
-class SlowLink:
+class SlowLink(LoopbackRelay):
+    name = "slow-link"
+
     def __init__(self, host: str, port: int, delay: float) -> None:
         self._upstream = (host, port)
         self.delay = delay
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-        self._closing = threading.Event()
-        self._thread = threading.Thread(target=self._accept, name="slow-link", daemon=True)
+        super().__init__()
 
-    def __enter__(self) -> SlowLink:
-        self._thread.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        self._closing.set()
-        self._listener.close()
-        self._thread.join(5)
-
-    def _accept(self) -> None:
-        while not self._closing.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
+    def serve(self, client: socket.socket) -> None:
+        try:
             upstream = socket.create_connection(self._upstream)
-            threading.Thread(target=self._pump, args=(client, upstream, self.delay), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, 0.0), daemon=True).start()
+        except OSError:
+            client.close()
+            return
+        threading.Thread(target=self._pump, args=(upstream, client, 0.0), daemon=True).start()
+        self._pump(client, upstream, self.delay)
 
     @staticmethod
     def _pump(source: socket.socket, target: socket.socket, delay: float) -> None:
