@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as futures
+import contextlib
 import math
 import os
 import sys
@@ -40,6 +41,11 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def big_uploads(client: Any, bucket: str, key: str, size: int, stop: threading.Event) -> None:
+    with contextlib.suppress(Exception):  # the store stops under the last upload: that is the end
+        upload_until(client, bucket, key, size, stop)
+
+
+def upload_until(client: Any, bucket: str, key: str, size: int, stop: threading.Event) -> None:
     body = os.urandom(PART)
     while not stop.is_set():
         upload = client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
@@ -112,8 +118,7 @@ def main() -> int:
                 print(f"  {name:10} {kind:6} n={len(values):4d} p50 {percentile(values, .5):7.1f} "
                       f"p90 {percentile(values, .9):7.1f} p99 {percentile(values, .99):7.1f} "
                       f"max {max(values):7.1f}")
-        sys.stdout.flush()
-        os._exit(0)  # the big-upload threads are mid-request: do not wait for them
+    return 0  # the store has stopped (it must not outlive the bench); the upload threads are daemons
 
 
 if __name__ == "__main__":
