@@ -235,8 +235,12 @@ class TransferEngine:
         confirmed = row.bytes_done
         speed, eta = 0.0, None
         live = row.id in self._live
+        events_down = False
         if job is not None:
-            live = live or (job.context is not None and job.context.live_events)
+            ctx = job.context
+            if ctx is not None and ctx.live_events:
+                events_down = ctx.events is not None and ctx.events.down
+                live = live or not events_down
             view = job.progress.view()
             size = view.total or size
             done, confirmed, speed, eta = view.sent, view.confirmed, view.speed_bps, view.eta_seconds
@@ -259,6 +263,7 @@ class TransferEngine:
             download_count=self._downloads.count(row),
             retry_helps=bool(row.options.get("retry_helps", True)),
             live_events=live and reconnect is None,  # the event stream is down with the server
+            events_down=events_down and reconnect is None and row.state.is_active,
             created_at=row.created_at, source_path=row.source_path, local_scope=scope,
             reconnect_at=reconnect[0] if reconnect else None,
             reconnect_reason=reconnect[1] if reconnect else None,

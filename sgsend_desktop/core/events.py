@@ -21,6 +21,7 @@ import logging
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,7 @@ RECONNECT_POLICY = RetryPolicy(max_attempts=1_000_000, base_delay=0.5, max_delay
 MAX_EVENT_BYTES = 64 * 1024                 # the data of one event
 MAX_LINE_BYTES = MAX_EVENT_BYTES + 1024     # one line ("data: " + up to the whole event, or any field)
 MAX_BACKOFF_STEP = 6                        # RECONNECT_POLICY.delay(6): up to the 10 s cap
+OPEN_GRACE = 5.0                            # seconds a first stream may take to open before it counts as down
 # A stream may wait this long for a connection of its pool: a full pool fails fast and backs off.
 STREAM_TIMEOUT = httpx.Timeout(connect=10.0, read=90.0, write=10.0, pool=2.0)
 _EOL = re.compile(rb"\r\n|\r|\n")
@@ -127,12 +129,23 @@ class EventListener:
         self._stop = threading.Event()
         self._response: httpx.Response | None = None
         self.last_event_id: str | None = None
-        self.connected = threading.Event()
+        self.connected = threading.Event()  # set while a stream is open (cleared when it drops)
+        self._opened = False
+        self._started = 0.0
         self._thread = threading.Thread(target=self._run, name="sse-listener", daemon=True)
 
     def start(self) -> EventListener:
+        self._started = time.monotonic()
         self._thread.start()
         return self
+
+    @property
+    def down(self) -> bool:
+        """No stream is open although one should be: it dropped, or has not opened within OPEN_GRACE
+        seconds of the start (a stream that is still opening is not "down")."""
+        if self.connected.is_set() or self._stop.is_set() or not self._thread.is_alive():
+            return False
+        return self._opened or time.monotonic() - self._started > OPEN_GRACE
 
     @property
     def alive(self) -> bool:
@@ -177,6 +190,7 @@ class EventListener:
                     if self._stop.is_set():  # stop() ran before _response was set: it shut nothing down
                         return
                     self.connected.set()
+                    self._opened = True
                     failures = 0
                     for event in parse_sse(iter_sse_lines(response.iter_raw())):
                         if event.id is not None:
@@ -205,5 +219,6 @@ class EventListener:
                 log.exception("event stream failed")
             finally:
                 self._response = None
+                self.connected.clear()
             failures += 1
             self._stop.wait(self._policy.delay(min(failures, MAX_BACKOFF_STEP)))

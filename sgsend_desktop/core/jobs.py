@@ -10,6 +10,7 @@ from typing import TypeVar
 from sgsend_desktop.core.api import SendApi
 from sgsend_desktop.core.bandwidth import BandwidthLimiter
 from sgsend_desktop.core.errors import CancelledError, TransientError
+from sgsend_desktop.core.events import EventListener
 from sgsend_desktop.core.journal import Journal, TransferRow
 from sgsend_desktop.core.model import TransferState
 from sgsend_desktop.core.progress import TransferProgress
@@ -46,7 +47,8 @@ class JobContext:
     changed: Callable[[], None]                   # a journal row changed: republish the snapshot
     temp_dir: object = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    live_events: bool = False
+    live_events: bool = False                     # the server has an event stream and we subscribed
+    events: EventListener | None = None           # that subscription (is it down now?)
     gates: OfflineGates = field(default_factory=OfflineGates)     # the engine's, shared by its jobs
     reconnect: ReconnectWatch = field(default_factory=ReconnectWatch)  # this job's waits at gates
 

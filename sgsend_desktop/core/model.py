@@ -99,6 +99,8 @@ class TransferSnapshot:
     retry_helps: bool = True                # FAILED: False when retrying cannot help (the server said no)
     download_count: int = 0                 # recipients' downloads seen (sends)
     live_events: bool = False               # progress comes from the server's SSE stream
+    events_down: bool = False               # sends: subscribed to that stream, but it is down now (the
+                                            # API server is away while parts still go straight to S3)
     created_at: float = 0.0
     source_path: str | None = None
     local_scope: str = ""                   # on this computer's local server: where its link opens,

@@ -315,6 +315,7 @@ class UploadJob(JobSteps):
 
         url = self.ctx.api.events_url(transfer_id)
         self._listener = EventListener(self.ctx.api.events_http, url, on_event).start()
+        self.ctx.events = self._listener
 
     def _payload(self, row: TransferRow, key: bytes) -> Iterator[bytes]:
         assert row.source_path is not None and row.iv is not None

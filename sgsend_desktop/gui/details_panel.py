@@ -51,6 +51,7 @@ from sgsend_desktop.gui.rules import is_received, is_received_zip, is_shared
 
 LIVE_TEXT = "Live progress from the server"
 POLLING_TEXT = "Polling (server has no events)"
+EVENTS_DOWN_TEXT = "Live progress paused: the server's event stream is reconnecting (parts still upload)"
 REACH_TEXT = {
     LOCAL_COMPUTER: "This link works only on this computer (local server). To share with others, turn on "
     "local-network sharing or set a server in Settings.",
@@ -428,6 +429,8 @@ class DetailsPanel(QFrame):
             return ""
         if snap.reconnecting:  # neither live nor polled while the server is away (reconnect_text says so)
             return ""
+        if snap.events_down:
+            return EVENTS_DOWN_TEXT
         return LIVE_TEXT if snap.live_events else POLLING_TEXT
 
     @staticmethod

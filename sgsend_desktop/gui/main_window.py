@@ -504,6 +504,10 @@ class MainWindow(QMainWindow):
         elif any(s.live_events for s in sends):
             self.live_label.setText("● live")
             self.live_label.setToolTip("Progress comes live from the server's event stream")
+        elif any(s.events_down for s in sends):  # parts go straight to the store: the sends go on
+            self.live_label.setText("○ events reconnecting")
+            self.live_label.setToolTip("The server's event stream dropped (is the server away?); uploads "
+                                       "go on, progress is counted here until it is back")
         else:
             self.live_label.setText(POLLING_TEXT[0].lower() + POLLING_TEXT[1:])
             self.live_label.setToolTip("This server has no event stream; progress is polled")

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from sgsend_desktop.core.model import Direction, TransferSnapshot, TransferState
-from sgsend_desktop.gui.details_panel import DetailsPanel
+from sgsend_desktop.gui.details_panel import EVENTS_DOWN_TEXT, LIVE_TEXT, DetailsPanel
 from sgsend_desktop.gui.formatting import reconnect_text, state_label
 from sgsend_desktop.gui.queue_model import Column, TransferQueueModel
 
@@ -81,3 +81,19 @@ def test_the_status_bar_and_details_say_offline_not_live_while_the_server_is_awa
     window.on_engine_event(EngineEvent("changed", back))
     assert window.live_label.text() == "● live"
     assert DetailsPanel.progress_source_text(back) != ""
+    # S3: the API server away, the parts still going to the store (no reconnect wait), the stream down
+    stream_down = replace(back, live_events=False, events_down=True)
+    window.on_engine_event(EngineEvent("changed", stream_down))
+    assert window.live_label.text() == "○ events reconnecting"
+
+
+def test_details_say_when_live_progress_is_down_but_the_upload_goes_on() -> None:
+    """An S3 send whose API server is away: parts still go to the store, the event stream is down."""
+    base = dict(transfer_id="abc123def456", bytes_done=400)
+    live = TransferSnapshot("r1", Direction.SEND, "big.iso", 1000, TransferState.UPLOADING,
+                            live_events=True, **base)  # type: ignore[arg-type]
+    down = TransferSnapshot("r1", Direction.SEND, "big.iso", 1000, TransferState.UPLOADING,
+                            events_down=True, **base)  # type: ignore[arg-type]
+    assert DetailsPanel.progress_source_text(live) == LIVE_TEXT
+    assert DetailsPanel.progress_source_text(down) == EVENTS_DOWN_TEXT
+    assert "reconnecting" in EVENTS_DOWN_TEXT and "still upload" in EVENTS_DOWN_TEXT

@@ -10,7 +10,9 @@ import pytest
 
 from sgsend_desktop.core.engine import TransferEngine
 from sgsend_desktop.core.model import EngineEvent, TransferState
-from tests.helpers.servers import ServerProc
+from tests.helpers.ports import free_ports
+from tests.helpers.seaweed import SeaweedS3
+from tests.helpers.servers import ServerProc, start_server
 from tests.integration.conftest import (
     FINISHED,
     MiB,
@@ -101,3 +103,40 @@ def test_without_multipart_the_direct_route_carries_up_to_6_mb_and_says_so_above
     [big] = engine.send([make_file(tmp_path / "big.bin", 7 * MiB)])
     failed = wait_state(engine, big, [TransferState.FAILED])
     assert failed.error == "This server offers no multipart upload and takes at most 6 MB in one request."
+
+
+@pytest.mark.s3
+def test_a_send_straight_to_s3_says_its_live_progress_is_down_while_the_api_server_is(
+        seaweedfs: SeaweedS3, make_engine: Callable[..., TransferEngine], tmp_path: Path) -> None:
+    """On S3 the parts go straight to the store, so a send goes on while the API server is away — but the
+    window once kept saying "● live" / "Live progress from the server" for the whole outage. It now says
+    the event stream is down (events_down), and live again once the server is back."""
+    [port] = free_ports(1)
+    bucket = seaweedfs.new_bucket(f"events-down-{port}")
+
+    def serve() -> ServerProc:
+        return start_server(tmp_path / "server", backend="s3", s3=seaweedfs, bucket=bucket,
+                            extra_args=["--port", str(port)])
+
+    server = serve()
+    try:
+        sender = make_engine(server.url, data_dir=tmp_path / "sender", workers=2, upload_limit_bps=2 * MiB)
+        [sent] = sender.send([make_file(tmp_path / "straight.bin", 24 * MiB)])
+        wait_for(lambda: sender.snapshot(sent).live_events and sender.snapshot(sent).bytes_done > MiB, 30,
+                 "live progress of a started upload")
+        server.proc.kill()  # SIGKILL: the event stream is cut
+        server.proc.wait(timeout=10)
+        wait_for(lambda: sender.snapshot(sent).events_down, 15, "the stream to be reported down")
+        down = sender.snapshot(sent)
+        assert not down.live_events and down.state is TransferState.UPLOADING and not down.reconnecting
+        wait_for(lambda: sender.snapshot(sent).bytes_done > down.bytes_done + MiB, 15,
+                 "parts going on to S3 while the API server is away")
+        server = serve()
+        wait_for(lambda: sender.snapshot(sent).live_events or sender.snapshot(sent).state in FINISHED, 40,
+                 "the stream back (or the send finished)")
+        done = wait_state(sender, sent, FINISHED)
+        assert done.state is TransferState.DONE, done.error
+        assert not done.events_down
+    finally:
+        server.proc.kill()
+        server.proc.wait(timeout=10)
