@@ -39,7 +39,8 @@ class RequestClock:
 
     def header(self) -> bytes:
         app_ms = (time.perf_counter() - self.started) * 1000
-        return (f'store;dur={self.store * 1000:.1f};desc="{self.calls} calls", '
+        calls = f"{self.calls} call" + ("" if self.calls == 1 else "s")
+        return (f'store;dur={self.store * 1000:.1f};desc="{calls}", '
                 f"wait;dur={self.wait * 1000:.1f}, app;dur={app_ms:.1f}").encode()
 
 

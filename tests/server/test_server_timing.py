@@ -18,7 +18,7 @@ from tests.helpers.servers import running_server
 from tests.helpers.slow_link import SlowLink
 from tests.server.flows import create
 
-ENTRY = re.compile(r'(\w+);dur=([0-9.]+)(?:;desc="(\d+) calls")?')
+ENTRY = re.compile(r'(\w+);dur=([0-9.]+)(?:;desc="(\d+) calls?")?')
 
 
 def timing(response: httpx.Response) -> dict[str, tuple[float, int]]:
