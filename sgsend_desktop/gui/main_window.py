@@ -779,12 +779,17 @@ class MainWindow(QMainWindow):
         )
 
     def choose_files(self) -> None:
-        files, _filter = QFileDialog.getOpenFileNames(self, "Choose files to send")
+        files, _filter = QFileDialog.getOpenFileNames(self, "Choose files to send",
+                                                      self.settings.last_send_dir())
+        if files:
+            self.settings.set_last_send_dir(Path(files[0]).parent)
         self.send_paths([Path(f) for f in files])
 
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose a folder to send")
+        folder = QFileDialog.getExistingDirectory(self, "Choose a folder to send",
+                                                  self.settings.last_send_dir())
         if folder:
+            self.settings.set_last_send_dir(Path(folder).parent)
             self.send_paths([Path(folder)])
 
     def open_link_dialog(self, link: str | None = None) -> OpenLinkDialog:

@@ -145,6 +145,17 @@ class AppSettings:
         self._qs.setValue("window/state", state)
         self._qs.sync()
 
+    def last_send_dir(self) -> str:
+        """Where the Add files / Add folder dialogs open: the folder of the last pick, while it exists;
+        else the home folder (not the process's working directory)."""
+        value = self._qs.value("dialogs/last_send_dir")
+        if isinstance(value, str) and value and Path(value).is_dir():
+            return value
+        return str(Path.home())
+
+    def set_last_send_dir(self, folder: Path) -> None:
+        self._qs.setValue("dialogs/last_send_dir", str(folder))
+
     def flag(self, name: str) -> bool:
         return self._bool(f"notices/{name}", False)
 

@@ -215,3 +215,40 @@ def test_initial_load_puts_rows_that_came_early_in_queue_order(qtbot: QtBot, dat
     window.model.upsert(snap("late"))  # e.g. `sgsend-desktop LINK` queued before the list loaded
     window._initial_snapshots([snap("first"), snap("late"), snap("third")])
     assert [window.model.snapshots()[r].id for r in range(3)] == ["first", "late", "third"]
+
+
+def test_add_files_and_add_folder_open_where_the_last_pick_was(
+        qtbot: QtBot, data_dir: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Found using the window: both dialogs always opened in the process's working directory. (The
+    static dialogs are modal and native: replaced here by functions that record where they would open.)"""
+    from PySide6.QtWidgets import QFileDialog
+
+    window, _engine = make_window(qtbot, data_dir)
+    sent: list[Path] = []
+    window.send_paths = sent.extend  # type: ignore[method-assign]
+    pictures = tmp_path / "pictures"
+    (pictures / "album").mkdir(parents=True)
+    photo = pictures / "beach.jpg"
+    photo.write_bytes(b"jpeg")
+    opened_in: list[str] = []
+
+    def pick_files(parent: object, caption: str, directory: str) -> tuple[list[str], str]:
+        opened_in.append(directory)
+        return [str(photo)], ""
+
+    def pick_folder(parent: object, caption: str, directory: str) -> str:
+        opened_in.append(directory)
+        return str(pictures / "album")
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(pick_files))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(pick_folder))
+    window.choose_files()
+    window.choose_folder()
+    window.choose_files()
+    assert opened_in == [str(Path.home()), str(pictures), str(pictures)]
+    assert sent == [photo, pictures / "album", photo]
+    assert AppSettings(data_dir).last_send_dir() == str(pictures)  # kept for the next run
+    (pictures / "album").rmdir()
+    photo.unlink()
+    pictures.rmdir()
+    assert AppSettings(data_dir).last_send_dir() == str(Path.home())  # gone: home, not a dead folder
