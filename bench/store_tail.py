@@ -68,9 +68,12 @@ def main() -> int:
     parser.add_argument("--big-mib", type=int, default=256)
     parser.add_argument("--seconds", type=float, default=45.0, help="measuring time under load")
     parser.add_argument("--hedge-ms", type=float, default=100.0)
+    parser.add_argument("--weed-arg", action="append", default=[],
+                        help="an extra `weed server` argument (repeat), e.g. -filer.saveToFilerLimit=65536")
     args = parser.parse_args()
 
-    with seaweedfs_server(Path(tempfile.mkdtemp(prefix="store-tail-"))) as store:
+    with seaweedfs_server(Path(tempfile.mkdtemp(prefix="store-tail-")),
+                          tuple(args.weed_arg)) as store:
         calls = ObjectCalls(store.endpoint, store.bucket, store.region,
                             Credentials(store.access_key, store.secret_key))
         pool = futures.ThreadPoolExecutor(8)

@@ -453,9 +453,16 @@ class TransferEngine:
                 self.pause(row.id)
 
     def resume_all(self) -> None:
+        """Resume the paused and failed transfers; those waiting for an unreachable server try it now."""
         for row in self.journal.all():
             if row.state in (TransferState.PAUSED, TransferState.FAILED):
                 self.resume(row.id)
+        self.reconnect_now()
+
+    def reconnect_now(self) -> int:
+        """Transfers waiting for an unreachable server (``core/reconnect.py``) try it at once instead of
+        after their backoff — the user's *Try now*. How many hosts were being waited for."""
+        return self._gates.probe_now()
 
     def move(self, local_id: str, new_index: int) -> None:
         self.journal.move(local_id, new_index)

@@ -120,8 +120,12 @@ class EventListener:
 
     def __init__(self, http: httpx.Client, url: str, on_event: Callable[[ServerEvent], None],
                  policy: RetryPolicy | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None,
+                 on_open: Callable[[], object] | None = None) -> None:
+        """``on_open`` runs on the listener's thread each time a stream opens (the host is reachable:
+        the engine's offline gate of that host probes at once)."""
         self._http = http
+        self._on_open = on_open
         self._url = url
         self._on_event = on_event
         self._policy = policy or RECONNECT_POLICY
@@ -192,6 +196,11 @@ class EventListener:
                     self.connected.set()
                     self._opened = True
                     failures = 0
+                    if self._on_open is not None:
+                        try:
+                            self._on_open()
+                        except Exception:
+                            log.exception("event stream open callback failed")
                     for event in parse_sse(iter_sse_lines(response.iter_raw())):
                         if event.id is not None:
                             self.last_event_id = event.id

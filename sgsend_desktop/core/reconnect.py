@@ -5,9 +5,11 @@ timeout, network down; ``core/api.py``). ``call_with_retry`` then waits at the *
 (``scheme://host:port``: the API server, or the storage behind presigned URLs), one gate per engine and
 host, shared by every part worker of every transfer. The first failure closes the gate and starts its
 probe thread, which alone checks the host (``api.probe_origin``: a HEAD; any HTTP answer counts) at
-growing delays (``RetryPolicy.reconnect_delay``: about 1, 2, 4 … s, then every 2 min) — N workers of M
-transfers make one probe, not N×M retries. When a probe gets through, the gate opens and every waiter
-tries its own request again at once.
+growing delays (``RetryPolicy.reconnect_delay``: about 1, 2, 4, 8 s, then every 15 s for 10 minutes,
+then every 2 min) — N workers of M transfers make one probe, not N×M retries. When a probe gets
+through, the gate opens and every waiter tries its own request again at once. ``probe_now`` brings the
+next probe forward: the user asked (*Try now*), or another connection to the host (an event stream)
+just opened, so nobody sits out a backoff while the server is back.
 
 Waiters poll their stop flags every 0.1 s, so pause, cancel and shutdown end the wait at once; when the
 last waiter has gone, the probe thread ends and the gate forgets the outage. Waiting is not counted
@@ -107,6 +109,20 @@ class OfflineGate:
         with self._cond:
             return (self._next_wall, self._reason) if self._offline else None
 
+    def probe_now(self) -> bool:
+        """Probe at once instead of at the planned time; False when the host is not being waited for."""
+        with self._cond:
+            if not self._offline:
+                return False
+            if self._next > time.monotonic():
+                self._next = time.monotonic()
+                self._next_wall = time.time()
+            self._cond.notify_all()
+            watches = list(self._watches)
+        for watch in watches:  # the countdown now reads "now"
+            watch.notify()
+        return True
+
     def wait(self, error: UnreachableError, started: float, stopped: Callable[[], bool],
              watch: ReconnectWatch | None, what: str = "request") -> None:
         """Block until the host answers a probe again (return: try the request again) or ``stopped()``
@@ -153,7 +169,7 @@ class OfflineGate:
         threading.Thread(target=self._run, name=f"reconnect-{self.origin}", daemon=True).start()
 
     def _plan(self, now: float) -> float:
-        delay = self._policy.reconnect_delay(self._failures)
+        delay = self._policy.reconnect_delay(self._failures, outage=now - self._since)
         self._next = now + delay
         self._next_wall = time.time() + delay
         return delay
@@ -213,3 +229,10 @@ class OfflineGates:
             if found is None:
                 found = self._gates[origin] = OfflineGate(origin, self._policy, self._probe)
             return found
+
+    def probe_now(self, origin: str | None = None) -> int:
+        """Bring the next probe of ``origin`` (every host when None) forward; how many gates were
+        waiting."""
+        with self._lock:
+            gates = [g for o, g in self._gates.items() if origin is None or o == origin]
+        return sum(gate.probe_now() for gate in gates)

@@ -24,8 +24,12 @@ class RetryPolicy:
     max_attempts: int = 8          # total tries, the first included
     base_delay: float = 0.25       # seconds
     max_delay: float = 15.0        # cap of one wait
-    # while a host cannot be reached (UnreachableError): probes at ~1, 2, 4 ... s, then every 2 min
+    # while a host cannot be reached (UnreachableError): probes at ~1, 2, 4, 8 s, then every 15 s for
+    # the first 10 minutes (a server restart or a Wi-Fi hiccup is over within a few seconds of its end),
+    # then every 2 min (a laptop offline for the evening does not wake up every 15 s)
     reconnect_base_delay: float = 1.0
+    reconnect_early_max_delay: float = 15.0
+    reconnect_early_span: float = 600.0
     reconnect_max_delay: float = 120.0
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
@@ -33,11 +37,18 @@ class RetryPolicy:
         ceiling = min(self.max_delay, self.base_delay * (2 ** min(attempt, 30)))
         return (rng or random).uniform(0.0, ceiling)
 
-    def reconnect_delay(self, failures: int, rng: random.Random | None = None) -> float:
-        """Wait before the next reachability probe after ``failures`` failed ones (0: the first probe):
-        ``min(cap, base * 2**failures)``, minus up to a quarter of jitter (so the countdown a user sees
-        stays close to the doubling, and many clients of one server do not probe in step)."""
-        ceiling = min(self.reconnect_max_delay, self.reconnect_base_delay * 2.0 ** min(failures, 30))
+    def reconnect_delay(self, failures: int, rng: random.Random | None = None,
+                        outage: float = 0.0) -> float:
+        """Wait before the next reachability probe after ``failures`` failed ones (0: the first probe),
+        ``outage`` seconds into the outage: ``min(cap, base * 2**failures)``, the cap being
+        ``reconnect_early_max_delay`` (at most ``reconnect_max_delay``) during the first
+        ``reconnect_early_span`` seconds and ``reconnect_max_delay`` after, minus up to a quarter of
+        jitter (so the countdown a user sees stays close to the doubling, and many clients of one
+        server do not probe in step)."""
+        cap = self.reconnect_max_delay
+        if outage < self.reconnect_early_span:
+            cap = min(cap, self.reconnect_early_max_delay)
+        ceiling = min(cap, self.reconnect_base_delay * 2.0 ** min(failures, 30))
         return float(ceiling * (rng or random).uniform(0.75, 1.0))
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from sgsend_desktop.core import crypto
-from sgsend_desktop.core.api import Capabilities, SendApi, UrlRejectedError
+from sgsend_desktop.core.api import Capabilities, SendApi, UrlRejectedError, origin_of
 from sgsend_desktop.core.errors import (
     ApiError,
     AuthError,
@@ -314,7 +314,9 @@ class UploadJob(JobSteps):
                 self.ctx.progress.set_confirmed(confirmed)
 
         url = self.ctx.api.events_url(transfer_id)
-        self._listener = EventListener(self.ctx.api.events_http, url, on_event).start()
+        gates, origin = self.ctx.gates, origin_of(url)
+        self._listener = EventListener(self.ctx.api.events_http, url, on_event,
+                                       on_open=lambda: gates.probe_now(origin)).start()
         self.ctx.events = self._listener
 
     def _payload(self, row: TransferRow, key: bytes) -> Iterator[bytes]:

@@ -17,6 +17,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from sgsend_desktop.core.api import origin_of
 from sgsend_desktop.core.errors import ApiError, SendError
 from sgsend_desktop.core.events import EventListener, ServerEvent
 from sgsend_desktop.core.journal import TransferRow
@@ -67,7 +68,9 @@ class DownloadWatchers:
             if isinstance(count, int):
                 self.note(local_id, count, event.type == "downloaded")
 
-        watcher = EventListener(api.events_http, api.events_url(transfer_id), on_event)
+        url, gates = api.events_url(transfer_id), engine._gates
+        watcher = EventListener(api.events_http, url, on_event,
+                                on_open=lambda: gates.probe_now(origin_of(url)))
         evicted: list[EventListener] = []
         with self._lock:
             if self._stopping.is_set():

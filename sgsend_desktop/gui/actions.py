@@ -68,7 +68,11 @@ class WindowActions:
         self.toggle = a(parent, "Pause / resume", "Space", "Pause or resume the selected transfer")
         self.cancel = a(parent, "&Cancel…", QKeySequence.StandardKey.Delete, "Cancel the selected transfers")
         self.retry = a(
-            parent, "Re&try", "Ctrl+R", "Retry: a failed transfer resumes, a cancelled one starts again"
+            parent,
+            "Re&try",
+            "Ctrl+R",
+            "Retry: a failed transfer resumes, a cancelled one starts again, one waiting for the server "
+            "tries it now",
         )
         self.discard = a(
             parent, "Re&move from list…", "Shift+Del", "Remove the selected transfers from the list"
@@ -76,7 +80,9 @@ class WindowActions:
         self.move_up = a(parent, "Move &up", "Ctrl+Up", "Move the queued transfer up")
         self.move_down = a(parent, "Move do&wn", "Ctrl+Down", "Move the queued transfer down")
         self.pause_all = a(parent, "Pause &all", "Ctrl+Shift+P", "Pause every running transfer")
-        self.resume_all = a(parent, "Resume a&ll", "Ctrl+Shift+R", "Resume every paused transfer")
+        self.resume_all = a(
+            parent, "Resume a&ll", "Ctrl+Shift+R", "Resume every paused or failed transfer; retry the server"
+        )
 
         self.copy_link = a(
             parent, "&Copy link", QKeySequence.StandardKey.Copy, "Copy the share link (with its key)"

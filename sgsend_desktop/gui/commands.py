@@ -85,17 +85,23 @@ class TransferCommands(QObject):
 
     def retry(self, snapshots: Sequence[TransferSnapshot], on_result: OnResult = None) -> None:
         """A failed transfer resumes where it stopped; a cancelled one starts again from the beginning
-        (a new transfer in its place). ``on_result`` gets the ids now in the queue for them."""
-        targets = [(s.id, s.state) for s in snapshots]
+        (a new transfer in its place); one waiting for an unreachable server tries it now (every such
+        wait does: they share the server). ``on_result`` gets the ids now in the queue for them."""
+        targets = [(s.id, s.state, s.reconnecting) for s in snapshots]
 
         def retry(engine: EngineFacade) -> list[str]:
             ids = []
-            for local_id, state in targets:
+            for local_id, state, reconnecting in targets:
+                if reconnecting:
+                    continue
                 if state is TransferState.CANCELLED:
                     ids.append(engine.send_again(local_id))
                 else:
                     engine.resume(local_id)
                     ids.append(local_id)
+            if any(reconnecting for _, _, reconnecting in targets):
+                engine.reconnect_now()
+                ids += [local_id for local_id, _, reconnecting in targets if reconnecting]
             return ids
 
         if targets:

@@ -210,9 +210,9 @@ class DetailsPanel(QFrame):
         text_column.addWidget(self.subtitle)
         text_column.addWidget(self.facts_label)
         text_column.addWidget(self.live_label)
-        text_column.addWidget(self.reconnect_label)
-        error_row = QHBoxLayout()
+        error_row = QHBoxLayout()  # why it stopped (failed) or waits (reconnecting), and Retry / Try now
         error_row.addWidget(self.error_label, 1)
+        error_row.addWidget(self.reconnect_label, 1)
         error_row.addWidget(self.retry_button, 0, Qt.AlignmentFlag.AlignTop)
         text_column.addLayout(error_row)
         text_column.addWidget(self.deleted_label)
@@ -344,13 +344,15 @@ class DetailsPanel(QFrame):
         cancelled = snap.state is TransferState.CANCELLED
         self.error_label.setText(self.problem_text(snap))
         self.error_label.setVisible(failed or cancelled)
-        self.retry_button.setText("Start again" if cancelled else "Retry")
+        self.retry_button.setText("Start again" if cancelled else "Try now" if snap.reconnecting else "Retry")
         self.retry_button.setAccessibleName(
             "Start the cancelled transfer again from the beginning"
             if cancelled
+            else "Try to reach the server now"
+            if snap.reconnecting
             else "Retry the failed transfer"
         )
-        self.retry_button.setVisible(failed or cancelled)
+        self.retry_button.setVisible(failed or cancelled or snap.reconnecting)
         self.deleted_label.setVisible(snap.deleted_remote and snap.state is TransferState.DONE)
 
         shared = is_shared(snap)

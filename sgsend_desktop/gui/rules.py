@@ -59,8 +59,9 @@ def can_resume(snap: TransferSnapshot) -> bool:
 
 
 def can_retry(snap: TransferSnapshot) -> bool:
-    """Failed: resumes where it stopped; cancelled: starts again from the beginning."""
-    return snap.state in RETRYABLE
+    """Failed: resumes where it stopped; cancelled: starts again from the beginning; waiting for an
+    unreachable server: tries it now instead of after the backoff."""
+    return snap.state in RETRYABLE or snap.reconnecting
 
 
 def can_cancel(snap: TransferSnapshot) -> bool:

@@ -138,6 +138,10 @@ class StandInEngine:
             if self._rows[local_id].state is TransferState.PAUSED:
                 self.resume(local_id)
 
+    def reconnect_now(self) -> int:
+        self.calls.append(("reconnect_now", ""))
+        return 1
+
     def move(self, local_id: str, new_index: int) -> None:
         self.calls.append(("move", local_id))
         self._order.remove(local_id)

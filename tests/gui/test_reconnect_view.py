@@ -52,7 +52,13 @@ def test_queue_row_and_details_panel_show_reconnecting(qtbot: QtBot) -> None:
     assert panel.reconnect_label.isVisible()
     assert panel.reconnect_label.text().startswith(f"{REASON} — reconnecting in")
     assert "Reconnecting in" in panel.subtitle.text()
-    assert not panel.error_label.isVisible() and not panel.retry_button.isVisible()
+    assert not panel.error_label.isVisible()
+    # Try now: probe the server at once instead of after the countdown
+    assert panel.retry_button.isVisible() and panel.retry_button.text() == "Try now"
+    asked: list[str] = []
+    panel.retry_requested.connect(asked.append)
+    panel.retry_button.click()
+    assert asked == ["r1"]
     done = TransferSnapshot("r1", Direction.SEND, "big.iso", 1000, TransferState.UPLOADING, bytes_done=500)
     panel.show_snapshot(done)
     assert not panel.reconnect_label.isVisible()
@@ -97,3 +103,27 @@ def test_details_say_when_live_progress_is_down_but_the_upload_goes_on() -> None
     assert DetailsPanel.progress_source_text(live) == LIVE_TEXT
     assert DetailsPanel.progress_source_text(down) == EVENTS_DOWN_TEXT
     assert "reconnecting" in EVENTS_DOWN_TEXT and "still upload" in EVENTS_DOWN_TEXT
+
+
+def test_retry_on_a_reconnecting_row_tries_the_server_now(qtbot: QtBot) -> None:
+    """Retry (Ctrl+R, the details' Try now) on a row waiting for the server: one probe for all the
+    waiting transfers, not a resume; a failed row in the same selection still resumes."""
+    from sgsend_desktop.gui.backend import Backend
+    from sgsend_desktop.gui.background import BackgroundRunner
+    from sgsend_desktop.gui.commands import TransferCommands
+    from sgsend_desktop.gui.rules import action_states, can_retry
+    from tests.gui.standin_engine import StandInEngine
+
+    engine = StandInEngine()
+    commands = TransferCommands(BackgroundRunner())
+    commands.attach(Backend(engine))  # type: ignore[arg-type]
+    failed = TransferSnapshot("f1", Direction.SEND, "a.bin", 10, TransferState.FAILED, error="HTTP 500")
+    engine._rows["f1"], engine._order = failed, ["f1"]
+    away = waiting(40)
+    assert can_retry(away) and action_states([away]).retry
+    got: list[list[str]] = []
+    commands.retry([away, failed], on_result=got.append)
+    qtbot.waitUntil(lambda: bool(got), timeout=3000)
+    assert sorted(got[0]) == ["f1", "r1"]
+    assert engine.calls.count(("reconnect_now", "")) == 1
+    assert engine._rows["f1"].state is TransferState.QUEUED  # the failed one resumed

@@ -95,8 +95,9 @@ def _identities(path: Path) -> None:
 
 
 @contextmanager
-def seaweedfs_server(base_dir: Path) -> Iterator[SeaweedS3]:
-    """Start `weed server` with S3 on free loopback ports; always stop it."""
+def seaweedfs_server(base_dir: Path, extra_args: tuple[str, ...] = ()) -> Iterator[SeaweedS3]:
+    """Start `weed server` with S3 on free loopback ports; always stop it. ``extra_args`` tune the
+    store (bench/store_tail.py, bench/server_load.py)."""
     weed = weed_binary()
     data_dir = base_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -124,6 +125,7 @@ def seaweedfs_server(base_dir: Path) -> Iterator[SeaweedS3]:
         "-s3.port.iceberg=0",
         "-s3.port.lance=0",
         f"-s3.config={identities}",
+        *extra_args,
     ]
     log_path = base_dir / "weed.log"
     log = open(log_path, "wb")

@@ -34,7 +34,7 @@ from tests.helpers.servers import ServerProc, running_server, start_server
 from tests.integration.conftest import FINISHED, MiB, make_file, sha256, test_stats, wait_for, wait_state
 
 # counted retries as in the other tests; reconnect probes capped at 4 s so the test ends soon after the
-# server is back (the defaults, 1 s doubling to 2 min, are checked in test_reconnect_delays)
+# server is back (the defaults, 1 s doubling to 15 s, then 2 min, are checked in test_reconnect_delays)
 OUTAGE_RETRY = RetryPolicy(max_attempts=10, base_delay=0.05, max_delay=0.5, reconnect_max_delay=4.0)
 OUTAGE = 30.0
 RATE = 2 * MiB
@@ -152,6 +152,64 @@ def test_pause_while_reconnecting_is_immediate(make_engine: Callable[..., Transf
     assert paused.reconnect_at is None and paused.error is None
 
 
+# the next probe is 45-60 s away: whatever ends the wait sooner is what the test is about
+PATIENT_RETRY = RetryPolicy(max_attempts=10, base_delay=0.05, max_delay=0.5, reconnect_base_delay=60.0,
+                            reconnect_early_max_delay=60.0, reconnect_max_delay=60.0)
+
+
+def test_try_now_reaches_a_server_that_is_back_without_waiting_out_the_backoff(
+        make_engine: Callable[..., TransferEngine], tmp_path: Path) -> None:
+    """The user's *Try now* (Retry on a reconnecting row, Resume all): the send goes on at once."""
+    [port] = free_ports(1)  # nothing listens there yet
+    engine = make_engine(f"http://127.0.0.1:{port}", retry=PATIENT_RETRY)
+    source = make_file(tmp_path / "f.bin", 3 * MiB, seed=5)
+    [sent] = engine.send([source])
+    wait_for(lambda: engine.snapshot(sent).reconnecting, 20, "reconnecting")
+    assert engine.reconnect_now() == 1  # a probe now: still refused, the wait goes on
+    time.sleep(0.5)
+    waiting = engine.snapshot(sent)
+    assert waiting.reconnecting and waiting.state is TransferState.PREPARING, waiting
+    assert (waiting.reconnect_at or 0) - time.time() > 30  # the backoff grew: the next probe is far off
+    server = _serve_on(tmp_path / "server-data", port)
+    try:
+        back = time.monotonic()
+        assert engine.reconnect_now() == 1
+        done = wait_state(engine, sent, FINISHED, timeout=30)
+        assert done.state is TransferState.DONE, done.error
+        assert time.monotonic() - back < 15
+        assert engine.reconnect_now() == 0  # nobody waits any more
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_a_send_goes_on_when_its_event_stream_reopens_not_after_the_probe_backoff(
+        make_engine: Callable[..., TransferEngine], tmp_path: Path) -> None:
+    """Found using the window: after a 35 s outage a send sat in "Reconnecting in 18 s" although the
+    server was back. The event stream (its own, shorter backoff) reopening now makes the gate probe."""
+    [port] = free_ports(1)
+    data_dir = tmp_path / "server-data"
+    server = _serve_on(data_dir, port)
+    try:
+        engine = make_engine(server.url, workers=2, upload_limit_bps=RATE, retry=PATIENT_RETRY)
+        [sent] = engine.send([make_file(tmp_path / "out.bin", 24 * MiB, seed=6)])
+        wait_for(lambda: any(p.state == "done" for p in engine.journal.parts(sent))
+                 and engine.snapshot(sent).live_events, 60, "a part sent, the event stream open")
+        _kill(server)
+        wait_for(lambda: engine.snapshot(sent).reconnecting, 20, "reconnecting")
+        time.sleep(4)
+        probe_at = engine.snapshot(sent).reconnect_at or 0
+        server = _serve_on(data_dir, port)
+        back = time.time()
+        assert probe_at - back > 25  # the probe alone would come this much later
+        wait_for(lambda: not engine.snapshot(sent).reconnecting, 20, "the wait to end (stream reopened)")
+        assert time.time() < probe_at - 5
+        done = wait_state(engine, sent, FINISHED, timeout=120)
+        assert done.state is TransferState.DONE, done.error
+    finally:
+        server.stop()
+
+
 def test_a_wrong_token_still_fails(make_engine: Callable[..., TransferEngine], tmp_path: Path) -> None:
     with running_server(tmp_path, extra_args=["--access-token", "the-right-one"]) as server:
         engine = make_engine(server.url, token="a-wrong-one", retry=OUTAGE_RETRY)
@@ -197,11 +255,14 @@ def test_unreachable_is_told_apart_from_a_dropped_connection() -> None:
 
 
 def test_reconnect_delays() -> None:
+    """A server that comes back within 10 minutes is noticed within 15 s; after that every 2 min."""
     policy = RetryPolicy()
-    ceilings = [1, 2, 4, 8, 16, 32, 64, 120, 120]
-    for failures, ceiling in enumerate(ceilings):
-        for _ in range(20):
-            assert 0.75 * ceiling <= policy.reconnect_delay(failures) <= ceiling
+    early = [1, 2, 4, 8, 15, 15, 15, 15]
+    late = [1, 2, 4, 8, 16, 32, 64, 120, 120]
+    for ceilings, outage in ((early, 0.0), (early, 599.0), (late, 600.0), (late, 3600.0)):
+        for failures, ceiling in enumerate(ceilings):
+            for _ in range(20):
+                assert 0.75 * ceiling <= policy.reconnect_delay(failures, outage=outage) <= ceiling
     assert policy.max_attempts == 8  # counted retries (5xx, 429, dropped connections) are unchanged
 
 
@@ -233,6 +294,39 @@ def test_one_probe_decides_for_every_waiter() -> None:
     assert changes[-1] is None and watch.state() is None and not gate.offline
     # a request that had started before the host came back is simply tried again
     gate.wait(error, started, lambda: (_ for _ in ()).throw(AssertionError("waited")), None)
+
+
+def test_probe_now_ends_a_long_wait_as_soon_as_the_host_answers() -> None:
+    """*Try now* (or an event stream to the host that opens again) probes at once, not after the
+    backoff; a host that is not waited for is left alone."""
+    back = threading.Event()
+    probes: list[float] = []
+
+    def probe(origin: str) -> str | None:
+        probes.append(time.monotonic())
+        return None if back.is_set() else "Cannot reach h:5 (connection refused)"
+
+    gates = OfflineGates(RetryPolicy(reconnect_base_delay=30.0, reconnect_early_max_delay=60.0,
+                                     reconnect_max_delay=60.0), probe)
+    assert gates.probe_now() == 0  # nothing is waited for
+    watch = ReconnectWatch()
+    changes: list[tuple[float, str] | None] = []
+    watch.on_change = lambda: changes.append(watch.state())
+    error = UnreachableError("Cannot reach h:5 (connection refused)", "http://h:5")
+    waiter = threading.Thread(target=gates.gate("http://h:5").wait,
+                              args=(error, time.monotonic(), lambda: False, watch))
+    waiter.start()
+    wait_for(lambda: watch.state() is not None, 5, "the wait to start")
+    next_probe, _ = watch.state() or (0.0, "")
+    assert next_probe - time.time() > 20  # the backoff: about 30 s away
+    assert gates.probe_now("http://h:9") == 0  # another host: no effect
+    back.set()
+    began = time.monotonic()
+    assert gates.probe_now("http://h:5") == 1
+    waiter.join(5)
+    assert not waiter.is_alive() and time.monotonic() - began < 2.0
+    assert len(probes) == 1 and not gates.gate("http://h:5").offline
+    assert changes[-1] is None
 
 
 def test_a_stop_ends_the_wait_at_once_and_the_probing() -> None:
