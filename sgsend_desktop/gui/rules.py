@@ -221,7 +221,7 @@ def hover_actions(snap: TransferSnapshot) -> list[str]:
         if is_received(snap):
             return ["show_in_folder", "discard"]
         return ["discard"]
-    if can_retry(snap):
+    if snap.state in RETRYABLE:  # not a row waiting for its server: it keeps Pause and Cancel
         return ["retry", "discard"]
     if can_resume(snap):
         return ["resume", "cancel"]

@@ -127,3 +127,14 @@ def test_retry_on_a_reconnecting_row_tries_the_server_now(qtbot: QtBot) -> None:
     assert sorted(got[0]) == ["f1", "r1"]
     assert engine.calls.count(("reconnect_now", "")) == 1
     assert engine._rows["f1"].state is TransferState.QUEUED  # the failed one resumed
+
+
+def test_a_reconnecting_row_keeps_its_pause_and_cancel_buttons() -> None:
+    """Found using the window: once Retry also meant *Try now*, a row waiting for its server showed the
+    failed row's Retry and Remove buttons instead of Pause and Cancel."""
+    from sgsend_desktop.gui.rules import hover_actions
+
+    assert hover_actions(waiting(40)) == ["pause", "cancel"]
+    assert hover_actions(waiting(40, TransferState.DOWNLOADING)) == ["pause", "cancel"]
+    failed = TransferSnapshot("f1", Direction.SEND, "a.bin", 10, TransferState.FAILED, error="HTTP 500")
+    assert hover_actions(failed) == ["retry", "discard"]
