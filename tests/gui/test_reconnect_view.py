@@ -138,3 +138,26 @@ def test_a_reconnecting_row_keeps_its_pause_and_cancel_buttons() -> None:
     assert hover_actions(waiting(40, TransferState.DOWNLOADING)) == ["pause", "cancel"]
     failed = TransferSnapshot("f1", Direction.SEND, "a.bin", 10, TransferState.FAILED, error="HTTP 500")
     assert hover_actions(failed) == ["retry", "discard"]
+
+
+def test_outline_state_icons_take_the_selection_text_colour_on_a_selected_row(qtbot: QtBot) -> None:
+    """Found using the window: the orange "reconnecting" ring on a selected (blue) row was washed out
+    by the style's tint; outline icons now draw in the selection's text colour there, filled discs keep
+    their own colour."""
+    from PySide6.QtGui import QColor, QIcon, QPalette
+    from PySide6.QtWidgets import QApplication
+
+    from sgsend_desktop.gui.icons import state_color, state_icon
+
+    palette = QApplication.palette()
+    text = palette.color(QPalette.ColorRole.HighlightedText)
+
+    def ring_colour(kind: str, mode: QIcon.Mode) -> QColor:
+        image = state_icon(kind, palette).pixmap(32, 32, mode).toImage()
+        return image.pixelColor(image.width() // 2, 2)  # the top of the ring (or disc)
+
+    for kind in ("reconnecting", "paused", "queued-up"):
+        assert ring_colour(kind, QIcon.Mode.Selected).name() == text.name(), kind
+        assert ring_colour(kind, QIcon.Mode.Normal).name() == state_color(kind, palette).name(), kind
+    done = state_color("done", palette).name()
+    assert ring_colour("done", QIcon.Mode.Selected).name() == done
