@@ -388,7 +388,8 @@ class DetailsPanel(QFrame):
             parts.append(f"{snap.item_count} items in one zip")
         if snap.state.is_active or snap.state is TransferState.PAUSED:
             parts.append(f"{round(progress_fraction(snap) * 100)} % done")
-        if snap.state.is_active and snap.speed_bps > 0 and not snap.reconnecting:
+        finishing = snap.state is TransferState.COMPLETING  # every byte moved: no speed, no time left
+        if snap.state.is_active and snap.speed_bps > 0 and not snap.reconnecting and not finishing:
             parts.append(format_speed(snap.speed_bps))
             if snap.eta_seconds is not None:
                 parts.append(f"{format_eta(snap.eta_seconds)} left")

@@ -184,8 +184,9 @@ class TransferQueueModel(QAbstractTableModel):
         return self._display(snap, column) or HEADER_NAMES[column]
 
     def speed_of(self, snap: TransferSnapshot) -> float:
-        """The row's speed, or 0 when it is not moving (not active, reconnecting, or silent too long)."""
-        if not snap.state.is_active or snap.reconnecting:
+        """The row's speed, or 0 when it is not moving (not active, finishing — every byte moved, the
+        server assembles or the file is verified —, reconnecting, or silent too long)."""
+        if not snap.state.is_active or snap.state is TransferState.COMPLETING or snap.reconnecting:
             return 0.0
         if self._clock() - self._updated.get(snap.id, 0.0) > SPEED_FRESH_S:
             return 0.0

@@ -11,7 +11,7 @@ from pytestqt.qtbot import QtBot
 
 from sgsend_desktop.core.model import Direction, EngineEvent, TransferSnapshot, TransferState
 from sgsend_desktop.gui.engine_bridge import EngineBridge
-from sgsend_desktop.gui.formatting import format_eta, format_size, progress_fraction
+from sgsend_desktop.gui.formatting import format_eta, format_size, format_speed, progress_fraction
 from sgsend_desktop.gui.progress_delegate import ProgressDelegate
 from sgsend_desktop.gui.qr import qr_image, qr_matrix
 from sgsend_desktop.gui.queue_model import PROGRESS_ROLE, Column, TransferQueueModel
@@ -69,6 +69,23 @@ def test_the_size_column_counts_moving_bytes_until_a_transfer_is_over() -> None:
     assert model.index(0, Column.SIZE).data() == "3.8 KB"  # the file's own size, not "0 B of 3.9 KB"
     model.upsert(snap("a", TransferState.FAILED, done=250, size=4000, file_size=3938))
     assert model.index(0, Column.SIZE).data() == "250 B of 3.9 KB"  # how far it got: Retry goes on
+
+
+def test_a_finishing_row_shows_no_speed_and_no_time_left() -> None:
+    """Found using the window: "Finishing · 3.9 MB/s · 0 s" while the server assembled the parts —
+    every byte had moved; the speed was the last upload's and "0 s" was not true either."""
+    model = TransferQueueModel()
+    model.upsert(snap("a", done=500, speed_bps=4e6, eta_seconds=2.0))
+    assert model.index(0, Column.SPEED).data() == format_speed(4e6)
+    assert model.index(0, Column.ETA).data() == format_eta(2.0)
+    model.upsert(snap("a", TransferState.COMPLETING, done=1000, speed_bps=3.9e6, eta_seconds=0.0))
+    assert model.index(0, Column.SPEED).data() == "" and model.index(0, Column.ETA).data() == ""
+    assert model.totals().speed_bps == 0.0
+    from sgsend_desktop.gui.details_panel import DetailsPanel
+
+    summary = DetailsPanel.summary(snap("a", TransferState.COMPLETING, done=1000, speed_bps=3.9e6,
+                                        eta_seconds=0.0))
+    assert summary.startswith("Send · Finishing") and "/s" not in summary and "left" not in summary
 
 
 def test_add_missing_keeps_newer_rows_and_set_order() -> None:
