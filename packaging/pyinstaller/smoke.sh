@@ -225,7 +225,7 @@ if inst bash "$dist/install.sh" >"$work/install.log" 2>&1; then
   check "install.sh put everything in place${missing:+ (missing:$missing)}" test -z "$missing"
   inst "$ihome/.local/bin/sgsend" --version >/dev/null 2>&1
   check "the installed sgsend runs through its ~/.local/bin link" test $? -eq 0
-  grep -q "^Exec=\"$ihome/.local/opt/sgsend-desktop/sgsend-desktop\" %u$" \
+  grep -q "^Exec=\"$ihome/.local/opt/sgsend-desktop/sgsend-desktop\" %U$" \
     "$ihome/.local/share/applications/sgsend-desktop.desktop"
   check "the menu entry runs the installed app by its full path" test $? -eq 0
   if command -v desktop-file-validate >/dev/null 2>&1; then

@@ -35,17 +35,20 @@ BackendFactory = Callable[..., Backend]
 
 
 class FileOpenLinks(QObject):
-    """Links the OS hands over as a Qt FileOpen event: macOS delivers an `sgsend://` link to the app as
-    an Apple Event (also when it is already running), never in argv. Emits ``opened`` with the link, for
-    the same path as links from the command line and from a second launch; local files are left alone.
-    """
+    """What the OS hands over as a Qt FileOpen event: macOS delivers an `sgsend://` link to the app as
+    an Apple Event (also when it is already running), never in argv, and a file dropped on the Dock icon
+    the same way. Emits ``opened`` with the link or the file's ``file://`` URL, for the same path as
+    the command line and a second launch (``gui/incoming.py``: links are downloaded, files sent)."""
 
     opened = Signal(list)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.FileOpen and isinstance(event, QFileOpenEvent):
             url = event.url()
-            if url.isValid() and not url.isLocalFile() and url.scheme():
+            if url.isValid() and url.isLocalFile():
+                self.opened.emit([Path(url.toLocalFile()).as_uri()])
+                return True
+            if url.isValid() and url.scheme():
                 self.opened.emit([url.toString(QUrl.ComponentFormattingOption.FullyEncoded)])
                 return True
         return super().eventFilter(watched, event)
@@ -99,8 +102,7 @@ class DesktopApp(QObject):
             return token, self._backend_factory(self.data_dir, prefs, token, self.bridge.listener)
 
         self.runner.run(open_all, on_result=self._opened, on_error=self.window.backend_failed)
-        for link in links:
-            self.window.handle_incoming_link(link)
+        self.window.handle_incoming(links)  # links to download, file:// URLs to send (gui/incoming.py)
 
     def _opened(self, result: tuple[str | None, Backend]) -> None:
         token, backend = result
@@ -112,8 +114,7 @@ class DesktopApp(QObject):
 
     def _activated(self, links: list[str]) -> None:
         self.window.bring_to_front()
-        for link in links:
-            self.window.handle_incoming_link(link)
+        self.window.handle_incoming(links)
 
     def _stop_listening(self) -> None:
         self.single_instance.close()

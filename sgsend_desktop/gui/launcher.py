@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QMessageBox
 from sgsend_desktop import __version__
 from sgsend_desktop.core.logsetup import configure_logging
 from sgsend_desktop.gui.app import DesktopApp, make_qapplication
+from sgsend_desktop.gui.incoming import as_incoming
 from sgsend_desktop.gui.qt_guard import broken_pyside_message
 from sgsend_desktop.gui.single_instance import forward_to_running
 
@@ -31,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
         "links",
         nargs="*",
         metavar="LINK",
-        help="share link(s) to download: https://…/download/#… or sgsend://open?url=…",
+        help="share link(s) to download (https://…/download/#… or sgsend://open?url=…), or files and "
+        "folders to send (with the window's send options; to the running app if there is one)",
     )
     parser.add_argument(
         "--self-test",
@@ -118,8 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sgsend_desktop.core.config import data_dir
 
     directory = data_dir()
+    items = [as_incoming(arg, Path.cwd()) for arg in args.links]  # files as absolute file:// URLs
     qt_app = make_qapplication([sys.argv[0]])
-    if forward_to_running(directory, list(args.links)):
+    if forward_to_running(directory, items):
         return 0
     if refusal := broken_pyside_message():  # it would abort mid-transfer; say so before it does
         logging.getLogger(__name__).error("%s", refusal)
@@ -127,10 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     qt_app.setQuitOnLastWindowClosed(False)  # closing to the tray keeps running; Quit ends it
     desktop = DesktopApp(directory)
-    if not desktop.single_instance.listen() and forward_to_running(directory, list(args.links)):
+    if not desktop.single_instance.listen() and forward_to_running(directory, items):
         return 0  # another launch won the race to listen: it got our links
     desktop.finished.connect(qt_app.quit)
-    desktop.start(args.links)
+    desktop.start(items)
     _quit_on_signals(desktop)
     code = int(qt_app.exec())
     desktop.runner.shutdown(wait=True)

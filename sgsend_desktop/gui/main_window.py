@@ -76,6 +76,7 @@ from sgsend_desktop.gui.formatting import (
     plural,
 )
 from sgsend_desktop.gui.icons import app_icon, clear_cache
+from sgsend_desktop.gui.incoming import missing_text, split_incoming
 from sgsend_desktop.gui.progress_delegate import ProgressDelegate, RowActionsDelegate, StateDelegate
 from sgsend_desktop.gui.queue_model import Column, TransferQueueModel, totals_of
 from sgsend_desktop.gui.queue_view import QueueView
@@ -805,6 +806,21 @@ class MainWindow(QMainWindow):
         """A link from the command line or a second launch: download it at once."""
         self.bring_to_front()
         self.receive_link(link.strip())
+
+    def handle_incoming(self, items: Sequence[str]) -> None:
+        """What the command line, a second launch or the OS hands over (``gui/incoming.py``): files and
+        folders are sent as if dropped on the window (the send options apply: one link each, or one for
+        all), links are downloaded."""
+        paths, links = split_incoming(items)
+        if not paths and not links:
+            return
+        self.bring_to_front()
+        present = [p for p in paths if p.exists()]
+        self.send_paths(present)
+        if missing := missing_text([p for p in paths if not p.exists()]):
+            self.statusBar().showMessage(missing, 10_000)
+        for link in links:
+            self.receive_link(link)
 
     def toggle_selected(self) -> None:
         for snap in self.selected_snapshots():

@@ -30,7 +30,8 @@ def test_desktop_entry_registers_the_sgsend_scheme() -> None:
     entry.read(REPO / "resources" / "sgsend-desktop.desktop", encoding="utf-8")
     section = entry["Desktop Entry"]
     assert "x-scheme-handler/sgsend" in section["MimeType"].split(";")
-    assert section["Exec"] == "sgsend-desktop %u"  # the OS passes the sgsend://... URL as argv[1]
+    # the OS passes the sgsend://... URL, or the files dropped on the launcher (file:// URLs), as argv
+    assert section["Exec"] == "sgsend-desktop %U"
     assert section["Type"] == "Application" and section["Icon"] == "sgsend-desktop"
 
 
@@ -195,8 +196,8 @@ def test_a_file_open_event_hands_its_link_over(qtbot: QtBot) -> None:
         assert parse_link(handed) == parse_link(LINK)
         seen: list[list[str]] = []
         links.opened.connect(seen.append)
-        QCoreApplication.sendEvent(app, QFileOpenEvent(str(REPO / "README.md")))  # a file: not a link
-        assert seen == []
+        QCoreApplication.sendEvent(app, QFileOpenEvent(str(REPO / "README.md")))  # a file: to send
+        assert seen == [[(REPO / "README.md").as_uri()]]  # (tests/gui/test_incoming.py)
     finally:
         app.removeEventFilter(links)
 
@@ -211,7 +212,7 @@ def test_the_app_downloads_links_from_file_open_events(
 
     desktop = DesktopApp(data_dir, tray=False)
     handled: list[str] = []
-    monkeypatch.setattr(desktop.window, "handle_incoming_link", handled.append)
+    monkeypatch.setattr(desktop.window, "handle_incoming", handled.extend)
     app = QCoreApplication.instance()
     assert app is not None
     try:
@@ -296,7 +297,7 @@ def test_linux_install_and_uninstall(tmp_path: Path) -> None:
         link = home / ".local" / "bin" / name
         assert link.is_symlink() and link.resolve() == (opt / name).resolve()
     entry = (home / ".local/share/applications/sgsend-desktop.desktop").read_text()
-    assert f'Exec="{opt}/sgsend-desktop" %u' in entry and "x-scheme-handler/sgsend" in entry
+    assert f'Exec="{opt}/sgsend-desktop" %U' in entry and "x-scheme-handler/sgsend" in entry
     assert (home / ".local/share/icons/hicolor/scalable/apps/sgsend-desktop.svg").is_file()
     assert (home / ".local/share/icons/hicolor/256x256/apps/sgsend-desktop.png").is_file()
     subprocess.run(["bash", str(bundle / "install.sh")], env=env, check=True, capture_output=True, timeout=60)
