@@ -202,6 +202,11 @@ class ServerContext:
     async def update(self, transfer_id: str, change: Callable[[TransferMeta], R]) -> tuple[TransferMeta, R]:
         result = await self.call(self.store.update, transfer_id, change)
         self.notifier.notify(transfer_id)
+        meta = result[0]
+        if self.sweeper is not None and meta.purge_after is not None and not meta.payload_purged:
+            due = meta.wipe_at(self.config.url_expiry)  # auto_delete's last download: wipe it then
+            if due is not None:
+                self.sweeper.expect_wipe(transfer_id, due)
         return result
 
     async def record_payload(

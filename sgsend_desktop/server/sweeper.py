@@ -10,8 +10,9 @@ Every ``interval`` (a quarter of ``--abandoned-after``, between 0.5 s and an hou
 3. on disk, removes crash leftovers older than that (temp files, directories without a record);
 4. wipes the payload of every completed transfer nobody can fetch any more: expired, once the last
    download URL handed out before the expiry has run out too (``--url-expiry`` later), or auto_delete
-   past a ``purge_after`` it already had when the sweep first saw it completed (one set later, at the
-   last download, is wiped by the next request touching the transfer, as before). The record stays
+   past its ``purge_after`` (set at the last download: this process's request handler tells the sweep,
+   ``expect_wipe``; a restarted process reads it from the record; any request touching the transfer
+   after that time wipes it as well). The record stays
    (marked ``payload_purged``), so ``info`` still says it expired rather than "not found". A user who
    picks "expires in 1 day" expects the file gone from the server then, not kept as dead weight forever.
 
@@ -171,6 +172,13 @@ class Sweeper:
         self.store.remove_transfer(transfer_id)
         self.on_removed(transfer_id)
         return True
+
+    def expect_wipe(self, transfer_id: str, due: float) -> None:
+        """A request just gave a completed transfer a wipe time (auto_delete's last download): the sweep,
+        which had settled it, wipes it once ``due`` has passed. Called from the request handlers' threads:
+        single dict/set operations, atomic under the GIL, as the sweep's own."""
+        self._settled.discard(transfer_id)
+        self._wipe_at[transfer_id] = due
 
     def _wipe(self, transfer_id: str, now: float) -> bool:
         """Remove the payload of a transfer nobody can fetch any more (step 4); the record stays."""

@@ -65,6 +65,30 @@ def test_auto_delete_wipes_after_last_url_expires(disk_server: ServerProc) -> No
         assert not payload_file.exists()
 
 
+def test_auto_delete_wipes_after_the_last_download_with_no_request_after_it(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The sweep saw the transfer completed (nothing to wipe yet) before its last download set the wipe
+    time; nobody asks for it afterwards — the payload must still go (it stayed on disk until the next
+    request touching the transfer)."""
+    args = ("--url-expiry", "2", "--abandoned-after", "2")  # the sweep runs every 0.5 s
+    with running_server(tmp_path_factory.mktemp("autodelete"), extra_args=args) as server, \
+            httpx.Client(base_url=server.url, timeout=30) as client:
+        payload = os.urandom(64)
+        transfer_id = small_transfer(client, payload, max_downloads=1, auto_delete=True)
+        payload_file = server.data_dir / "transfers" / transfer_id / "payload"
+        time.sleep(1.5)  # a sweep or two: completed, no wipe time, settled
+        assert payload_file.exists()
+        assert httpx.get(download_url(client, transfer_id)).content == payload  # the last download
+        deadline = time.monotonic() + 10
+        while payload_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not payload_file.exists(), "the payload outlived its auto_delete"
+        wiped_after = time.monotonic() - (deadline - 10)
+        assert wiped_after >= 1.5  # not before the download URL it handed out had run out
+        info = client.get(f"/api/transfers/info/{transfer_id}").json()
+        assert info["status"] == "exhausted"
+
+
 def test_hooks_absent_without_env(tmp_path_factory: pytest.TempPathFactory) -> None:
     with running_server(tmp_path_factory.mktemp("nohooks"), env={"SGSEND_TEST_HOOKS": "0"}) as proc:
         assert httpx.get(f"{proc.url}/api/_test/stats").status_code == 404
