@@ -5,6 +5,7 @@ queue's state icons and file-type icons (drawn here, so that they look the same 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -118,17 +119,28 @@ def _render(svg: str, color: QColor, selected: QColor | None = None) -> QIcon:
     modes = [(QIcon.Mode.Normal, color)] + ([(QIcon.Mode.Selected, selected)] if selected else [])
     for mode, paint in modes:
         renderer = QSvgRenderer(QByteArray(svg.replace("currentColor", paint.name()).encode("utf-8")))
-        for size in SIZES:
-            for ratio in (1, 2):
-                pixmap = QPixmap(size * ratio, size * ratio)
-                pixmap.fill(Qt.GlobalColor.transparent)
-                painter = QPainter(pixmap)
-                painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-                renderer.render(painter)
-                painter.end()
-                pixmap.setDevicePixelRatio(ratio)
-                icon.addPixmap(pixmap, mode)
+
+        def draw(painter: QPainter, _pixels: int, renderer: QSvgRenderer = renderer) -> None:
+            renderer.render(painter)
+
+        _add_pixmaps(icon, draw, mode)
     return icon
+
+
+def _add_pixmaps(icon: QIcon, paint: Callable[[QPainter, int], None],
+                 mode: QIcon.Mode = QIcon.Mode.Normal) -> None:
+    """``paint(painter, pixels)`` once per size of SIZES, at 1x and 2x, into ``icon``'s ``mode``."""
+    for size in SIZES:
+        for ratio in (1, 2):
+            pixmap = QPixmap(size * ratio, size * ratio)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(pixmap)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
+            paint(painter, size * ratio)
+            painter.end()
+            pixmap.setDevicePixelRatio(ratio)
+            icon.addPixmap(pixmap, mode)
 
 
 _cache: dict[tuple[str, str, str], QIcon] = {}
@@ -293,17 +305,7 @@ def file_icon(name: str, folder: bool = False, palette: QPalette | None = None) 
     key = ("file", f"{kind}:{label}", palette.color(QPalette.ColorRole.Window).name())
     if key not in _cache:
         icon = QIcon()
-        for size in SIZES:
-            for ratio in (1, 2):
-                pixmap = QPixmap(size * ratio, size * ratio)
-                pixmap.fill(Qt.GlobalColor.transparent)
-                painter = QPainter(pixmap)
-                painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-                painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
-                _paint_file(painter, size * ratio, kind, label, palette)
-                painter.end()
-                pixmap.setDevicePixelRatio(ratio)
-                icon.addPixmap(pixmap)
+        _add_pixmaps(icon, lambda painter, pixels: _paint_file(painter, pixels, kind, label, palette))
         _cache[key] = icon
     return _cache[key]
 
