@@ -285,8 +285,10 @@ class MainWindow(QMainWindow):
         self.server_label.setMinimumWidth(120)
         self.live_label = ToneLabel("")
         self.live_label.setAccessibleName("Progress source")
+        # the server label is a normal widget: a message ("Copied the link.") takes its place for a few
+        # seconds. As a stretching *permanent* widget it left messages no room: none was ever seen
+        self.statusBar().addWidget(self.server_label, 1)
         self.statusBar().addPermanentWidget(self.live_label)
-        self.statusBar().addPermanentWidget(self.server_label, 1)
 
     def _build_toolbar(self) -> None:
         self.toolbar = QToolBar("Transfers")

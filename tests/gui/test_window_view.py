@@ -69,6 +69,30 @@ def _color_pixels(image: QImage, color: QColor, tolerance: int = 30) -> int:
     return count
 
 
+def test_status_bar_messages_have_room_to_be_seen(qtbot: QtBot, data_dir: Path) -> None:
+    """Found using the window: "Copied the link.", "Queued 2 files to send." and the other status bar
+    messages were set but never seen — the server label, a stretching permanent widget, took the whole
+    bar. A message now takes the server label's place for as long as it shows."""
+    window, _ = make_window(qtbot, data_dir)
+    window.resize(900, 600)
+    bar = window.statusBar()
+    window.server_label.setText("Server: Local server (this computer)")
+    window.live_label.setText("● live")
+    qtbot.waitUntil(window.server_label.isVisible, timeout=2000)
+    message = "Cannot send /home/someone/Documents/missing-report.pdf: there is no such file or folder."
+    bar.showMessage(message, 4000)
+    qtbot.waitUntil(lambda: not window.server_label.isVisible(), timeout=2000)
+    room = min(w.x() for w in (window.live_label,) if w.isVisible())  # where the permanent part starts
+    assert room >= bar.fontMetrics().horizontalAdvance(message), (room, bar.width())
+    image = bar.grab().toImage()  # and the message is painted there: text pixels in its first half
+    background = image.pixelColor(image.width() // 2, 1)
+    painted = sum(image.pixelColor(x, y) != background
+                  for x in range(4, min(room, 400)) for y in range(image.height()))
+    assert painted > 50
+    bar.clearMessage()
+    qtbot.waitUntil(window.server_label.isVisible, timeout=2000)
+
+
 # --- honest states -------------------------------------------------------------------------------
 def test_a_failed_receive_shows_no_full_bar_and_keeps_its_red_badge_when_selected(
     qtbot: QtBot, tmp_path: Path, data_dir: Path
