@@ -9,6 +9,7 @@ asked before an irreversible step, are pure functions of the selected snapshots 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from itertools import pairwise
@@ -104,6 +105,7 @@ from sgsend_desktop.gui.settings import AppSettings, Preferences
 from sgsend_desktop.gui.unpacking import ZipUnpacker, result_html
 
 log = logging.getLogger(__name__)
+ERROR_SHOWN_MS = 10_000  # an error stays this long in the status bar (notes wait for it)
 
 TITLE = "SGraph Send Desktop"
 EMPTY_TOTALS = "No transfers yet — drop files anywhere in this window, or open a link to receive one."
@@ -158,6 +160,7 @@ class MainWindow(QMainWindow):
         self.inform: Callable[[str, str], None] = self._inform
         self.choose_unpack_folder: Callable[[Path], Path | None] = self._choose_unpack_folder
         self._quitting = False
+        self._error_until = 0.0  # monotonic time until which the status bar shows an error (show_error)
         self._totals_text = ""
         self._details_shape: tuple[object, ...] | None = None
         self.unpacker = ZipUnpacker(runner, self)
@@ -820,7 +823,7 @@ class MainWindow(QMainWindow):
         present = [p for p in paths if p.exists()]
         self.send_paths(present)
         if missing := missing_text([p for p in paths if not p.exists()]):
-            self.statusBar().showMessage(missing, 10_000)
+            self.show_error(missing)
         for link in links:
             self.receive_link(link)
 
@@ -1063,8 +1066,20 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "About SGraph Send Desktop", self.about_text())
 
     def show_error(self, message: str) -> None:
+        """An error in the status bar for 10 s; passing notes (show_note) do not cover it meanwhile."""
         log.warning("%s", message)
-        self.statusBar().showMessage(message, 10000)
+        self.statusBar().showMessage(message, ERROR_SHOWN_MS)
+        self._error_until = time.monotonic() + ERROR_SHOWN_MS / 1000
+
+    def show_note(self, message: str, timeout_ms: int = 4000) -> None:
+        """A note nobody asked for just now (a transfer finished, without a tray to say so): it waits
+        for an error still on show to be read — "Cannot send …" must not vanish under "Sent: …" a
+        moment later. (Feedback on the user's own action — "Copied the link." — shows at once.)"""
+        if time.monotonic() < self._error_until and self.statusBar().currentMessage():
+            QTimer.singleShot(int((self._error_until - time.monotonic()) * 1000) + 50,
+                              lambda: self.show_note(message, timeout_ms))
+            return
+        self.statusBar().showMessage(message, timeout_ms)
 
     def _inform(self, title: str, text: str) -> None:
         box = QMessageBox(QMessageBox.Icon.Information, title, text, QMessageBox.StandardButton.Ok, self)

@@ -115,7 +115,10 @@ class TrayController(QObject):
             self.icon.showMessage(title, message, kind, 6000)
         else:
             self.routes.append("status bar")
-            self.window.statusBar().showMessage(f"{title}: {message}", 10000)
+            if is_error:
+                self.window.show_error(f"{title}: {message}")
+            else:
+                self.window.show_note(f"{title}: {message}", 10000)
 
     def _balloon_clicked(self) -> None:
         self.open_transfer(self._balloon_for)

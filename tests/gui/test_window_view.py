@@ -92,6 +92,19 @@ def test_status_bar_messages_have_room_to_be_seen(qtbot: QtBot, data_dir: Path) 
     bar.clearMessage()
     qtbot.waitUntil(window.server_label.isVisible, timeout=2000)
 
+    # an error is not covered by a passing note (a send finished, no tray): the note waits for it
+    import sgsend_desktop.gui.main_window as main_window
+
+    main_window.ERROR_SHOWN_MS = 600  # (10 s in the app)
+    try:
+        window.show_error("Cannot send /tmp/gone.txt: there is no such file or folder.")
+        window.show_note("Sent: pics.zip is uploaded; its link is ready to share.", 4000)
+        qtbot.wait(300)
+        assert bar.currentMessage().startswith("Cannot send /tmp/gone.txt")
+        qtbot.waitUntil(lambda: bar.currentMessage().startswith("Sent: pics.zip"), timeout=3000)
+    finally:
+        main_window.ERROR_SHOWN_MS = 10_000
+
 
 # --- honest states -------------------------------------------------------------------------------
 def test_a_failed_receive_shows_no_full_bar_and_keeps_its_red_badge_when_selected(
