@@ -107,6 +107,13 @@ from sgsend_desktop.gui.unpacking import ZipUnpacker, result_html
 log = logging.getLogger(__name__)
 ERROR_SHOWN_MS = 10_000  # an error stays this long in the status bar (notes wait for it)
 
+
+def downloaded_text(name: str, count: int) -> str:
+    """The server counts a download when a recipient starts it (it never sees the end: the bytes may
+    come straight from the store), so the notice says *started*, not that the file arrived."""
+    so_far = f" ({plural(count, 'download')} so far)" if count > 1 else ""
+    return f"A recipient started downloading {name}{so_far}."
+
 TITLE = "SGraph Send Desktop"
 EMPTY_TOTALS = "No transfers yet — drop files anywhere in this window, or open a link to receive one."
 # toolbar: (action, key in row_buttons, shows its text)
@@ -490,7 +497,7 @@ class MainWindow(QMainWindow):
             where = snap.saved_path or "your folder"
             self.notification.emit("Received", f"{name} was saved to {where}.", False, snap.id)
         elif event.kind == "downloaded":
-            self.notification.emit("Downloaded", f"{name} was downloaded by the recipient.", False, snap.id)
+            self.notification.emit("Downloaded", downloaded_text(name, snap.download_count), False, snap.id)
         elif event.kind == "failed":
             self.notification.emit(
                 "Transfer failed", f"{name}: {snap.error or 'unknown error'}", True, snap.id

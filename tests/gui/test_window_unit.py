@@ -200,8 +200,8 @@ def test_without_a_tray_notifications_show_in_the_status_bar(qtbot: QtBot, data_
     qtbot.addWidget(window)
     tray = TrayController(window)
     window.show()
-    window.notification.emit("Downloaded", "report.pdf was downloaded by the recipient.", False, "")
-    assert "report.pdf was downloaded by the recipient." in window.statusBar().currentMessage()
+    window.notification.emit("Downloaded", "A recipient started downloading report.pdf.", False, "")
+    assert "A recipient started downloading report.pdf." in window.statusBar().currentMessage()
     assert tray.messages[-1][0] == "Downloaded"
     window.confirm_quit = lambda: True
     window.request_quit()

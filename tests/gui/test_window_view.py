@@ -20,6 +20,7 @@ from sgsend_desktop.gui.dialogs.history import EMPTY_TEXT, HistoryDialog
 from sgsend_desktop.gui.dialogs.open_link import OpenLinkDialog
 from sgsend_desktop.gui.dialogs.settings_dialog import SettingsDialog
 from sgsend_desktop.gui.drop_zone import deliver_drop
+from sgsend_desktop.gui.formatting import display_name
 from sgsend_desktop.gui.main_window import MainWindow
 from sgsend_desktop.gui.progress_delegate import BADGE
 from sgsend_desktop.gui.queue_model import PROGRESS_TEXT_ROLE, Column, TransferQueueModel
@@ -450,8 +451,14 @@ def test_rows_show_bytes_speed_eta_icons_and_after_sending_the_limits(
     assert model.index(0, Column.ETA).data() == "expires in 6 days"
     facts = window.details.facts_label.text()
     assert "Downloaded once" in facts and "2 of 3 downloads left" in facts and "(in 6 days)" in facts
+    notices: list[tuple[str, str]] = []
+    window.notification.connect(lambda title, text, _error, _id: notices.append((title, text)))
     engine.emit("downloaded", replace(engine.snapshot("t1"), download_count=3))
     qtbot.waitUntil(lambda: "all 3 downloads used" in model.index(0, Column.STATE).data(), timeout=3000)
+    # the server counts a download when it starts (found using the window: "was downloaded" at 34 %)
+    assert notices[-1][0] == "Downloaded"
+    assert notices[-1][1] == f"A recipient started downloading {display_name(engine.snapshot('t1'))} " \
+                             "(3 downloads so far)."
     assert "no longer works" in window.details.facts_label.text()
 
 
