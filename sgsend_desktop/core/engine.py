@@ -26,7 +26,7 @@ import platformdirs
 from sgsend_desktop.core import config, crypto
 from sgsend_desktop.core.api import SendApi, TokenStatus
 from sgsend_desktop.core.bandwidth import BandwidthLimiter
-from sgsend_desktop.core.download import DownloadJob, partial_path, plain_path
+from sgsend_desktop.core.download import DownloadJob, partial_path, plain_path, resume_point
 from sgsend_desktop.core.errors import (
     ApiError,
     CancelledError,
@@ -155,7 +155,8 @@ class TransferEngine:
             if row.owner_pid != self._pid and self._owners.is_alive(row.owner_pid):
                 continue  # another process is running it
             if row.state in _ACTIVE or row.state is TransferState.QUEUED:
-                row = self.journal.set_state(row.id, TransferState.PAUSED, owner_pid=None, requested=None)
+                row = self.journal.set_state(row.id, TransferState.PAUSED, owner_pid=None, requested=None,
+                                             bytes_done=self._kept_progress(row))
             if self._auto_resume and row.state is TransferState.PAUSED:
                 self.journal.set_state(row.id, TransferState.QUEUED, owner_pid=self._pid, requested=None)
         self._follow_local_server()
@@ -163,6 +164,14 @@ class TransferEngine:
             self._downloads.poll_earlier_sends()
         with self._lock:
             self._scheduler.start()
+
+    def _kept_progress(self, row: TransferRow) -> int:
+        """How far a transfer that stopped without a word (a crash, kill -9, a power cut) will resume
+        from — a receive's resume point, a send's finished parts — for its row to show instead of the
+        progress it last journaled (0 until a pause or an end: "0 B of 120 MB" after a kill at 30 %)."""
+        if row.direction is Direction.RECEIVE:
+            return resume_point(row)[0]
+        return sum(part.size for part in self.journal.parts(row.id) if part.state == "done")
 
     def close(self, timeout: float = 10) -> None:
         """Stop every thread; running transfers stop and stay resumable (PAUSED)."""

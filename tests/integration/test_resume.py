@@ -64,6 +64,17 @@ def test_kill9_send_then_resume_resends_only_missing_parts(disk_server: ServerPr
     parts_url = f"{disk_server.url}/api/presigned/parts/{row.transfer_id}/{row.upload_id}"
     held = httpx.get(parts_url).json()["parts"]
     assert 4 <= len(held) < total_parts
+    # relaunched, the row shows what it keeps (its confirmed parts), not the 0 journaled before the kill
+    journal = Journal(journal_file)
+    kept = sum(p.size for p in journal.parts(row.id) if p.state == "done")
+    journal.close()
+    relaunched = TransferEngine(data, disk_server.url)
+    relaunched.start()
+    try:
+        shown = relaunched.snapshot(row.id)
+        assert shown.state is TransferState.PAUSED and shown.bytes_done == kept >= 4 * 5 * MiB
+    finally:
+        relaunched.close()
     puts_before = test_stats(disk_server)["part_puts"][row.transfer_id]
 
     resumed = run_cli(["resume", row.id[:5]], data, disk_server.url)
@@ -108,6 +119,13 @@ def test_kill9_get_then_resume_fetches_only_what_was_not_written(
     assert partial.stat().st_size >= row.content_written
     with partial.open("rb") as written, source.open("rb") as original:
         assert written.read(row.content_written) == original.read(row.content_written)
+    relaunched = TransferEngine(data, disk_server.url)  # the row shows its resume point, not 0
+    relaunched.start()
+    try:
+        shown = relaunched.snapshot(row.id)
+        assert shown.state is TransferState.PAUSED and shown.bytes_done == row.decrypted_to > 0
+    finally:
+        relaunched.close()
     with partial.open("ab") as stale:
         stale.write(b"\xff" * (70 * MiB))
     gets_before = test_stats(disk_server)["range_gets"]
