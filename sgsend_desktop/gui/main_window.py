@@ -168,6 +168,10 @@ class MainWindow(QMainWindow):
         self.choose_unpack_folder: Callable[[Path], Path | None] = self._choose_unpack_folder
         self._quitting = False
         self._error_until = 0.0  # monotonic time until which the status bar shows an error (show_error)
+        self._pending_note: tuple[str, int] | None = None  # a note waiting for that error to be read
+        self._note_timer = QTimer(self)  # the window's child: it never fires for a closed window
+        self._note_timer.setSingleShot(True)
+        self._note_timer.timeout.connect(self._show_pending_note)
         self._totals_text = ""
         self._details_shape: tuple[object, ...] | None = None
         self.unpacker = ZipUnpacker(runner, self)
@@ -1082,11 +1086,18 @@ class MainWindow(QMainWindow):
         """A note nobody asked for just now (a transfer finished, without a tray to say so): it waits
         for an error still on show to be read — "Cannot send …" must not vanish under "Sent: …" a
         moment later. (Feedback on the user's own action — "Copied the link." — shows at once.)"""
-        if time.monotonic() < self._error_until and self.statusBar().currentMessage():
-            QTimer.singleShot(int((self._error_until - time.monotonic()) * 1000) + 50,
-                              lambda: self.show_note(message, timeout_ms))
+        left = self._error_until - time.monotonic()
+        if left > 0 and self.statusBar().currentMessage():
+            self._pending_note = (message, timeout_ms)  # the latest note waits (a timer the window owns)
+            self._note_timer.start(int(left * 1000) + 50)
             return
         self.statusBar().showMessage(message, timeout_ms)
+
+    def _show_pending_note(self) -> None:
+        if self._pending_note is not None:
+            message, timeout_ms = self._pending_note
+            self._pending_note = None
+            self.show_note(message, timeout_ms)
 
     def _inform(self, title: str, text: str) -> None:
         box = QMessageBox(QMessageBox.Icon.Information, title, text, QMessageBox.StandardButton.Ok, self)

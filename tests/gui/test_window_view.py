@@ -103,6 +103,17 @@ def test_status_bar_messages_have_room_to_be_seen(qtbot: QtBot, data_dir: Path) 
         qtbot.wait(300)
         assert bar.currentMessage().startswith("Cannot send /tmp/gone.txt")
         qtbot.waitUntil(lambda: bar.currentMessage().startswith("Sent: pics.zip"), timeout=3000)
+        # a note still waiting when the window goes is dropped with it (it crashed a relaunch test in CI)
+        from sgsend_desktop.gui.background import BackgroundRunner
+        from sgsend_desktop.gui.engine_bridge import EngineBridge
+        from sgsend_desktop.gui.settings import AppSettings
+
+        closing = MainWindow(AppSettings(data_dir), BackgroundRunner(), EngineBridge())
+        closing.show_error("Cannot open this link: it is incomplete.")
+        closing.show_note("Sent: late.bin is uploaded; its link is ready to share.")
+        assert closing._note_timer.isActive()
+        closing.deleteLater()
+        qtbot.wait(900)  # past the error's time: nothing fires on the deleted window
     finally:
         main_window.ERROR_SHOWN_MS = 10_000
 
