@@ -562,7 +562,7 @@ class MainWindow(QMainWindow):
         snap = self.model.snapshot_at(row)
         if snap is not None:
             local_id = snap.id
-            QTimer.singleShot(0, lambda: self._scroll_to(local_id))
+            QTimer.singleShot(0, self, lambda: self._scroll_to(local_id))
 
     def _ids(self, keep: Callable[[TransferSnapshot], bool]) -> list[str]:
         return [s.id for s in self.selected_snapshots() if keep(s)]
@@ -763,7 +763,7 @@ class MainWindow(QMainWindow):
             self._into_view = None
             self.table.scrollTo(self.model.index(row, 0))
             # and once more after the layout settled (the table's own resizing left the row half shown)
-            QTimer.singleShot(0, lambda: self._scroll_to(local_id))
+            QTimer.singleShot(0, self, lambda: self._scroll_to(local_id))
 
     def _scroll_to(self, local_id: str | None) -> None:
         row = self.model.row_of(local_id) if local_id else -1
@@ -864,7 +864,7 @@ class MainWindow(QMainWindow):
     def retry(self, snapshots: Sequence[TransferSnapshot]) -> None:
         def retried(ids: list[str]) -> None:
             if ids:
-                QTimer.singleShot(0, lambda: self.select_transfer(ids[0]))
+                QTimer.singleShot(0, self, lambda: self.select_transfer(ids[0]))
 
         self.commands.retry([s for s in snapshots if can_retry(s)], on_result=retried)
 
