@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl, Signal, SignalInstance
-from PySide6.QtGui import QDesktopServices, QFont, QGuiApplication, QPixmap
+from PySide6.QtCore import QSize, Qt, QUrl, Signal, SignalInstance
+from PySide6.QtGui import QDesktopServices, QFont, QGuiApplication, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -59,6 +60,30 @@ REACH_TEXT = {
 }
 DELETED_TEXT = "Deleted from the server: its link no longer works, and nobody can download it."
 EMPTY_TITLE = "Select a transfer to see its details"
+
+
+class DetailsScroll(QScrollArea):
+    """Holds the panel below the queue. A short window (a laptop at 150 %) cannot give the panel all it
+    needs: it scrolls rather than clipping its last lines. ``resized`` tells the window to fit the pane
+    again once the splitter has its real size (it is laid out after the panel's first fit)."""
+
+    resized = Signal()
+
+    def __init__(self, panel: QWidget) -> None:
+        super().__init__()
+        self.setWidget(panel)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+    def minimumSizeHint(self) -> QSize:
+        # a scroll area asks for room for its scroll bars (~70 px), which the splitter then gave even to
+        # the one-line "Select a transfer" panel, leaving a gap under it; two lines are enough
+        return QSize(super().minimumSizeHint().width(), 2 * self.fontMetrics().height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.resized.emit()
 
 
 class DetailsPanel(QFrame):

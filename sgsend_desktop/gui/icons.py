@@ -305,7 +305,12 @@ def file_icon(name: str, folder: bool = False, palette: QPalette | None = None) 
     key = ("file", f"{kind}:{label}", palette.color(QPalette.ColorRole.Window).name())
     if key not in _cache:
         icon = QIcon()
-        _add_pixmaps(icon, lambda painter, pixels: _paint_file(painter, pixels, kind, label, palette))
+        # the same picture on a selected row: the style's tint turned the type's band a muddy olive
+        def paint(painter: QPainter, pixels: int) -> None:
+            _paint_file(painter, pixels, kind, label, palette)
+
+        for mode in (QIcon.Mode.Normal, QIcon.Mode.Selected):
+            _add_pixmaps(icon, paint, mode)
         _cache[key] = icon
     return _cache[key]
 

@@ -62,7 +62,7 @@ from sgsend_desktop.gui.backend import Backend
 from sgsend_desktop.gui.background import BackgroundRunner
 from sgsend_desktop.gui.colors import ToneLabel
 from sgsend_desktop.gui.commands import TransferCommands
-from sgsend_desktop.gui.details_panel import POLLING_TEXT, DetailsPanel
+from sgsend_desktop.gui.details_panel import POLLING_TEXT, DetailsPanel, DetailsScroll
 from sgsend_desktop.gui.dialogs.confirm import ask
 from sgsend_desktop.gui.dialogs.history import HistoryDialog
 from sgsend_desktop.gui.dialogs.open_link import OpenLinkDialog
@@ -78,6 +78,13 @@ from sgsend_desktop.gui.formatting import (
 )
 from sgsend_desktop.gui.icons import app_icon, clear_cache
 from sgsend_desktop.gui.incoming import missing_text, split_incoming
+from sgsend_desktop.gui.placement import (
+    COMFORTABLE,
+    SMALLEST,
+    first_geometry,
+    room_for,
+    smallest_size,
+)
 from sgsend_desktop.gui.progress_delegate import ProgressDelegate, RowActionsDelegate, StateDelegate
 from sgsend_desktop.gui.queue_model import Column, TransferQueueModel, totals_of
 from sgsend_desktop.gui.queue_view import QueueView
@@ -138,6 +145,9 @@ TOOLBAR: list[tuple[str, str, bool] | None] = [
 ]
 
 
+NAME_ROOM = 160  # the least a name gets before other columns give way: "Quarterly…report.pdf"
+
+
 class MainWindow(QMainWindow):
     notification = Signal(str, str, bool, str)  # title, message, is_error, local id (the tray shows it)
     quit_requested = Signal()
@@ -181,8 +191,13 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.setAccessibleName(TITLE)
         self.setAcceptDrops(True)  # anywhere in the window: drag events come up from the widget below
-        self.resize(1000, 720)
-        self.setMinimumSize(640, 480)
+        room = room_for(self)
+        if room is None:
+            self.resize(COMFORTABLE)
+            self.setMinimumSize(SMALLEST)
+        else:
+            self.setGeometry(first_geometry(room))
+            self.setMinimumSize(smallest_size(room))
 
         self.actions_ = WindowActions(self)
         self.model = TransferQueueModel()
@@ -200,7 +215,7 @@ class MainWindow(QMainWindow):
         self._ticker.start()
         geometry, state = settings.geometry(), settings.window_state()
         if geometry is not None:
-            self.restoreGeometry(geometry)
+            self.restoreGeometry(geometry)  # Qt fits it to the screens there are now
         if state is not None:
             self.restoreState(state)
 
@@ -253,6 +268,10 @@ class MainWindow(QMainWindow):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
             self.table.setColumnWidth(column, width)
         header.setSectionResizeMode(Column.ACTIONS, QHeaderView.ResizeMode.Fixed)
+        # too narrow for all of them: speed, then time left, then size give way (details panel has them)
+        self.table.set_columns_that_give_way(
+            (Column.SPEED, Column.ETA, Column.SIZE), Column.NAME, NAME_ROOM
+        )
         self.table.setMinimumHeight(120)
         for action in (
             self.actions_.toggle,
@@ -276,10 +295,11 @@ class MainWindow(QMainWindow):
         self._into_view: str | None = None  # the first of the files just queued, to scroll to
         self._select_when_added: str | None = None  # a transfer to select once its row arrives
         self.details = DetailsPanel()
+        self.details_scroll = DetailsScroll(self.details)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(queue_box)
-        self.splitter.addWidget(self.details)
+        self.splitter.addWidget(self.details_scroll)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 0)
 
@@ -405,7 +425,10 @@ class MainWindow(QMainWindow):
         self.details.delete_remote_requested.connect(self.delete_remote)
         self.details.retry_requested.connect(lambda local_id: self.retry(self._snaps([local_id])))
         self.details.unpack_requested.connect(self.unpack)
-        self.details.resized.connect(lambda: QTimer.singleShot(0, self._fit_details))
+        # slots of the window, not lambdas: Qt disconnects them when the window goes (a lambda fired on a
+        # deleted pane while the window closed in CI's relaunch test)
+        self.details.resized.connect(self._fit_details_soon)
+        self.details_scroll.resized.connect(self._fit_details_soon)
         self.details.copied.connect(lambda what: self.statusBar().showMessage(f"Copied the {what}.", 4000))
         self.details.unpack_label.linkActivated.connect(lambda url: self.details.open_url(QUrl(url)))
         self.row_actions_delegate.triggered.connect(self._row_button)
@@ -432,7 +455,7 @@ class MainWindow(QMainWindow):
     def _queue_size_changed(self) -> None:
         has_rows = self.model.rowCount() > 0
         self.drop_zone.set_compact(has_rows)
-        self.details.setVisible(has_rows)  # nothing to select yet: no "select a transfer" box
+        self.details_scroll.setVisible(has_rows)  # nothing to select yet: no "select a transfer" box
 
     # ------------------------------------------------------------------------------------------
     # the backend
@@ -595,6 +618,9 @@ class MainWindow(QMainWindow):
             self.details.show_snapshot(selected[0] if selected else None)
         self._fit_details()
 
+    def _fit_details_soon(self) -> None:
+        QTimer.singleShot(0, self, self._fit_details)  # once the layout has settled
+
     def _fit_details(self, force: bool = False) -> None:
         """The details pane takes the height its content needs (the queue keeps the rest): when what it
         needs or the splitter's sizes changed (a section shown, a QR code, a resize)."""
@@ -602,6 +628,12 @@ class MainWindow(QMainWindow):
         if layout is not None:
             layout.activate()  # cheap unless a section was shown or hidden
         want = self.details.sizeHint().height()
+        width = self.details_scroll.width()
+        # wrapped text (the link's reach, an error) takes more lines when the window is narrow; a layout
+        # with no wrapped text shown answers -1 (and its "total" 1 px)
+        wraps = layout is not None and width > 0 and layout.hasHeightForWidth()
+        if layout is not None and wraps and layout.heightForWidth(width) >= 0:
+            want = layout.totalHeightForWidth(width)
         sizes = self.splitter.sizes()
         key = (want, *sizes)
         if key == self._details_shape and not force:
@@ -719,7 +751,7 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        QTimer.singleShot(0, self._fit_details)
+        self._fit_details_soon()
         if self.drop_overlay.isVisible():
             self._place_overlay()
 

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 
 from sgsend_desktop.core.model import TransferOptions
 from sgsend_desktop.gui.colors import ToneLabel
+from sgsend_desktop.gui.flow_layout import FlowLayout
 
 EXPIRY_CHOICES: list[tuple[str, timedelta | None]] = [
     ("Never", None),
@@ -72,23 +73,25 @@ class SendOptions(QWidget):
         self.grouping_combo.setToolTip(GROUPING_TIP)
         self.grouping_combo.currentIndexChanged.connect(lambda i: self.together_changed.emit(i == 1))
 
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(6)
+        # each label stays with its control; a pair that does not fit goes to the next line whole
+        layout = FlowLayout(self)
         for caption, control in (
             ("Several &files:", self.grouping_combo),
             ("Max &downloads:", self.max_downloads_spin),
             ("&Expires:", self.expiry_combo),
             ("&Key:", self.key_combo),
         ):
+            pair = QWidget()
+            pair_layout = QHBoxLayout(pair)
+            pair_layout.setContentsMargins(0, 0, 0, 0)
+            pair_layout.setSpacing(6)
             buddy = QLabel(caption)
             buddy.setBuddy(control)
-            if layout.count():
-                layout.addSpacing(10)
-            layout.addWidget(buddy)
-            layout.addWidget(control)
-        layout.addWidget(self.key_warning)
-        layout.addStretch(1)
+            pair_layout.addWidget(buddy)
+            pair_layout.addWidget(control)
+            if control is self.key_combo:
+                pair_layout.addWidget(self.key_warning)
+            layout.addWidget(pair)
 
     @property
     def together(self) -> bool:

@@ -279,12 +279,13 @@ def test_the_selected_row_stays_shown_when_the_details_panel_grows(
     engine.emit("done", replace(engine.snapshot("t41"), state=TransferState.DONE, saved_path=str(saved)))
     qtbot.waitUntil(lambda: window.model.snapshot_of("t41").state is TransferState.DONE,  # type: ignore[union-attr]
                     timeout=3000)
-    window.details.setMinimumHeight(window.details.height() + 90)  # and it grows some more
+    grown = window.details_scroll  # the pane's scroll area is what takes height from the table
+    grown.setMinimumHeight(grown.height() + 90)  # and it grows some more
     qtbot.waitUntil(lambda: window.table.viewport().height() < height, timeout=3000)
     qtbot.wait(50)
     assert _fully_shown(window, 40)
     window.table.scrollToTop()  # the user looks at the top: a later shrink leaves that alone
-    window.details.setMinimumHeight(window.details.height() + 60)
+    grown.setMinimumHeight(grown.height() + 60)
     qtbot.wait(100)
     assert not _fully_shown(window, 40) and _fully_shown(window, 0)
 

@@ -630,3 +630,144 @@ def test_the_details_pane_follows_its_content(qtbot: QtBot, tmp_path: Path, data
     fitted = lambda: window.splitter.sizes()[1] <= window.details.sizeHint().height() + 2  # noqa: E731
     qtbot.waitUntil(fitted, timeout=3000)
     assert window.splitter.sizes()[1] < tall - 50
+
+
+def test_the_window_opens_inside_a_small_or_scaled_screen(qtbot: QtBot, data_dir: Path) -> None:
+    """Found using the window at 150 % scaling: it opened at a fixed 1000×720, larger than the screen,
+    with its status bar and right edge off it. It now opens at what fits (centred), and a size saved
+    on a bigger screen is fitted to this one."""
+    from PySide6.QtCore import QRect, QSize
+
+    from sgsend_desktop.gui.placement import COMFORTABLE, SMALLEST, first_geometry, smallest_size
+
+    laptop = QRect(0, 0, 910, 480)  # 1366×768 at 150 %, less a panel
+    placed = first_geometry(laptop)
+    assert laptop.contains(placed) and placed.size() == QSize(819, 432)
+    assert placed.center() == laptop.center()
+    assert smallest_size(laptop) == QSize(SMALLEST.width(), 432)
+    desk = QRect(0, 0, 2560, 1400)
+    assert first_geometry(desk).size() == COMFORTABLE and smallest_size(desk) == SMALLEST
+
+    window, _ = make_window(qtbot, data_dir)
+    window.show()
+    qtbot.waitExposed(window)
+    room = window.screen().availableGeometry()
+    assert COMFORTABLE.width() > room.width()  # the offscreen screen is 800×800: too small for 1000×720
+    assert room.contains(window.frameGeometry()), (room, window.frameGeometry())
+    window.setGeometry(QRect(0, 0, 2400, 1600))
+    window.close()  # saves the geometry, as a quit does
+    again, _ = make_window(qtbot, data_dir)
+    again.show()
+    qtbot.waitExposed(again)
+    assert room.contains(again.geometry()), (room, again.geometry())  # Qt lets the frame's 1 px out
+
+
+def test_file_type_icons_keep_their_colours_on_a_selected_row(qtbot: QtBot) -> None:
+    """Found using the window: the style's tint turned a selected row's ZIP band a muddy olive."""
+    from PySide6.QtGui import QIcon
+
+    from sgsend_desktop.gui.icons import file_icon
+
+    for name in ("many.zip", "video.mkv", "report.pdf"):
+        icon = file_icon(name)
+        normal = icon.pixmap(32, 32, QIcon.Mode.Normal).toImage()
+        selected = icon.pixmap(32, 32, QIcon.Mode.Selected).toImage()
+        assert selected == normal, name
+
+
+def test_a_narrow_window_wraps_the_options_and_lets_columns_give_way(
+    qtbot: QtBot, tmp_path: Path, data_dir: Path
+) -> None:
+    """Found using the window at its smallest (640 px): the options' labels were squeezed to
+    "Max downloa", and the table scrolled sideways with Speed, Time left and the row buttons off to the
+    right. The options now wrap a labelled control at a time, and speed, then time left, then size give
+    way to the name; they come back, at their widths, when the window is wide again."""
+    window, engine = _rows(qtbot, tmp_path, data_dir, count=3)
+    _set(engine, "t1", state=TransferState.UPLOADING, bytes_done=500)
+    header = window.table.horizontalHeader()
+    window.resize(1300, 720)
+    qtbot.waitUntil(lambda: not header.isSectionHidden(Column.SPEED), timeout=3000)
+    speed_width = header.sectionSize(Column.SPEED)
+    assert speed_width > 0
+    options = window.send_options
+    labels = [label for label in options.findChildren(QLabel) if label.isVisibleTo(options)]
+    assert len(labels) == 4
+
+    def rows_of_options() -> int:
+        return len({label.mapTo(options, QPoint(0, 0)).y() for label in labels})
+
+    window.resize(window.minimumWidth(), 600)
+    qtbot.waitUntil(lambda: window.width() == window.minimumWidth() == 640, timeout=3000)
+    QApplication.processEvents()
+    for label in labels:
+        assert label.width() >= label.sizeHint().width(), label.text()
+    assert rows_of_options() == 2
+    assert window.table.horizontalScrollBar().maximum() == 0  # nothing to scroll to
+    assert header.isSectionHidden(Column.SPEED) and header.isSectionHidden(Column.ETA)
+    assert not header.isSectionHidden(Column.STATE) and not header.isSectionHidden(Column.PROGRESS)
+    assert header.sectionSize(Column.NAME) >= 160
+    actions = window.table.visualRect(window.index_for("t1", Column.ACTIONS))
+    assert window.table.viewport().rect().contains(actions)
+    # a short window cannot give the details all they need: they scroll (the second line of "This link
+    # works only on this computer…" was cut off at 640×480)
+    from sgsend_desktop.core.model import LOCAL_COMPUTER
+
+    _done_send(engine, "t2")
+    _set(engine, "t2", local_scope=LOCAL_COMPUTER)
+    window.select_transfer("t2")
+    window.resize(640, 480)
+    details, reach = window.details, window.details.reach_label
+    layout = details.layout()
+    assert layout is not None
+
+    def details_whole_and_scrolling() -> bool:
+        needed = layout.totalHeightForWidth(details.width())
+        bar = window.details_scroll.verticalScrollBar()
+        return reach.isVisible() and details.height() >= needed and bar.maximum() > 0
+
+    qtbot.waitUntil(details_whole_and_scrolling, timeout=3000)
+    assert reach.height() >= reach.heightForWidth(reach.width()) >= 2 * reach.fontMetrics().lineSpacing()
+    window.details_scroll.ensureWidgetVisible(reach)
+    visible = reach.visibleRegion().boundingRect()
+    assert visible.height() == reach.height()  # scrolled to, all its lines are on screen
+
+    window.resize(1300, 720)
+    qtbot.waitUntil(lambda: not header.isSectionHidden(Column.SPEED), timeout=3000)
+    assert not header.isSectionHidden(Column.ETA) and not header.isSectionHidden(Column.SIZE)
+    assert header.sectionSize(Column.SPEED) == speed_width
+    assert rows_of_options() == 1
+    assert window.table.horizontalScrollBar().maximum() == 0
+
+
+def test_the_details_of_a_row_selected_as_the_queue_loads_get_their_room(
+    qtbot: QtBot, tmp_path: Path, data_dir: Path
+) -> None:
+    """Found relaunching the app: the rows from the journal arrive in an empty window (the big drop
+    zone), the first is selected, and the pane was fitted before the drop zone went compact (the
+    splitter still 168 px tall): it kept the 18 px it got then, its content scrolled away under a tall
+    empty queue. It is fitted again when its scroll area gets its real size."""
+    window, engine = make_window(qtbot, data_dir)
+    window.resize(640, 480)
+    qtbot.waitExposed(window)
+    QApplication.processEvents()
+    path = tmp_path / "report.pdf"
+    path.write_bytes(b"x" * 1000)
+    engine.send([path])
+    _done_send(engine, "t1")
+    window.select_transfer("t1")
+    bar = window.details_scroll.verticalScrollBar()
+    layout = window.details.layout()
+    assert layout is not None
+
+    def fitted() -> bool:
+        total = sum(window.splitter.sizes())
+        want = min(layout.totalHeightForWidth(window.details_scroll.width()), total - 150)
+        return window.details.link_field.isVisible() and window.splitter.sizes()[1] >= want > 100
+
+    qtbot.waitUntil(fitted, timeout=3000)
+    assert bar.isVisible() == (bar.maximum() > 0)
+    # nothing selected: the one-line pane has no gap under it (the scroll area asked for ~70 px)
+    window.table.clearSelection()
+    qtbot.waitUntil(lambda: not window.details.link_field.isVisible(), timeout=3000)
+    pane = window.details
+    qtbot.waitUntil(lambda: window.splitter.sizes()[1] <= pane.sizeHint().height() + 2, timeout=3000)
