@@ -32,6 +32,7 @@ import mmap
 import os
 import queue
 import re
+import shutil
 import threading
 import time
 from collections import deque
@@ -60,6 +61,7 @@ from sgsend_desktop.core.jobs import JobContext, JobSteps
 from sgsend_desktop.core.journal import TransferRow
 from sgsend_desktop.core.model import TransferState
 from sgsend_desktop.core.presigned import RangeAnswer, StorageConnection
+from sgsend_desktop.core.units import format_size
 
 log = logging.getLogger(__name__)
 RANGE_SIZE = 8 * 1024 * 1024   # one GET; the window holds at most workers × this past the resume point
@@ -85,6 +87,19 @@ def resume_point(row: TransferRow) -> tuple[int, int]:
     if row.resume_boot is not None and row.resume_boot == boot_id():
         return row.decrypted_to, row.content_written
     return row.synced_to, row.synced_content
+
+
+def check_room(folder: Path, needed: int) -> None:
+    """Refuse a download the folder has no room for before a byte is fetched: a full disk found at 27 %
+    cost the wait, and the server had counted a download (of a link that allows one, the only one)."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return  # the first write says why
+    if needed > free:
+        raise LocalIOError(
+            f"Not enough space in {folder}: the file needs {format_size(needed)} more and only "
+            f"{format_size(free)} is free. Free some space or choose another download folder, then retry.")
 
 
 def partial_path(dest_dir: Path, local_id: str) -> Path:
@@ -562,6 +577,8 @@ class DownloadJob(JobSteps):
             url = urls.refresh(row.download_ticket)
         if url is None:
             self._info = self._check_info(row.transfer_id)
+            if row.dest_dir and self._info.file_size_bytes > 0:
+                check_room(Path(row.dest_dir), self._info.file_size_bytes - resume_point(row)[1])
         if state:
             self._state(TransferState.DOWNLOADING)
         if url is None and caps.presigned_download:
@@ -660,6 +677,8 @@ class DownloadJob(JobSteps):
                 ctx.journal.update(self.id, **NO_RESUME)
             total = row.payload_size if decryptor is not None else None
             start = decryptor.offset if decryptor is not None else 0
+            if total:
+                check_room(part_file.parent, total - start)  # a resume (its URL kept, no info asked)
             if decryptor is None and urls.url is None and self._url(row, urls, state=False) is None:
                 raise ApiError("The server no longer offers a download URL for this transfer.")
             ctx.progress.reset(total or 0, sent=start, confirmed=start)

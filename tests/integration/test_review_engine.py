@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,17 +14,16 @@ import pytest
 from sgsend_desktop.core import crypto
 from sgsend_desktop.core.api import SendApi
 from sgsend_desktop.core.engine import TransferEngine
-from sgsend_desktop.core.model import TransferState
+from sgsend_desktop.core.model import TransferOptions, TransferState
 from tests.helpers.servers import ServerProc
 from tests.integration.conftest import FINISHED, MiB, make_file, sha256, test_stats, wait_for, wait_state
 
 
-@pytest.fixture
-def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 2 MiB filesystem (tmpfs), so that writes fail with ENOSPC."""
-    mount = tmp_path / "tiny"
+@contextlib.contextmanager
+def small_disk(mount: Path, size: str) -> Iterator[Path]:
+    """A real filesystem of ``size`` (tmpfs) at ``mount``, so that writes fail with ENOSPC."""
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
                           capture_output=True, check=False)
     if done.returncode != 0:
         pytest.skip("cannot mount a tmpfs here (needs root)")
@@ -32,19 +33,62 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-def test_full_disk_during_download_is_one_clear_sentence(
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    with small_disk(tmp_path / "tiny", "2m") as mount:
+        yield mount
+
+
+def test_a_download_with_no_room_is_refused_before_a_byte_or_a_download_count(
         disk_server: ServerProc, make_engine: Callable[..., TransferEngine], tmp_path: Path,
         tiny_disk: Path) -> None:
+    """Found using the window: 150 MB into a folder with 40 MB free failed at 27 % with "No space left",
+    after the wait and after the server had counted the download (the only one of a max-downloads 1
+    link). The free space is checked before the download URL is asked for."""
     engine = make_engine(disk_server.url)
     source = make_file(tmp_path / "big.bin", 12 * MiB, seed=3)
-    [sent] = engine.send([source])
+    [sent] = engine.send([source], TransferOptions(max_downloads=1))
     snap = wait_state(engine, sent, FINISHED)
-    assert snap.state is TransferState.DONE and snap.share_link
+    assert snap.state is TransferState.DONE and snap.share_link and snap.transfer_id
     got = wait_state(engine, engine.receive(snap.share_link, dest_dir=tiny_disk), FINISHED)
     assert got.state is TransferState.FAILED
-    assert got.error and "No space left" in got.error and "Unexpected" not in got.error, got.error
+    expected = f"Not enough space in {tiny_disk}: the file needs 12.0 MB more and only 2.0 MB is free."
+    assert got.error and got.error.startswith(expected), got.error
     assert "\n" not in got.error and "OSError" not in got.error
-    assert not (tiny_disk / source.name).exists()  # nothing under the final name
+    assert list(tiny_disk.iterdir()) == []  # not even a partial file
+    info = httpx.get(f"{disk_server.url}/api/transfers/info/{snap.transfer_id}").json()
+    assert info["download_count"] == 0  # the one download the link allows is still there
+    elsewhere = wait_state(engine, engine.receive(snap.share_link, dest_dir=tmp_path / "roomy"), FINISHED)
+    assert elsewhere.saved_path and sha256(Path(elsewhere.saved_path)) == sha256(source)
+
+
+def test_a_disk_that_fills_up_during_a_download_loses_nothing(
+        disk_server: ServerProc, make_engine: Callable[..., TransferEngine], tmp_path: Path) -> None:
+    """Another program fills the disk while a download runs: one clear sentence, nothing under the final
+    name, and once there is room again Retry goes on from where it stopped, byte-identical."""
+    with small_disk(tmp_path / "disk", "20m") as mount:
+        engine = make_engine(disk_server.url, download_limit_bps=3 * MiB)
+        source = make_file(tmp_path / "video.bin", 12 * MiB, seed=5)
+        [sent] = engine.send([source])
+        snap = wait_state(engine, sent, FINISHED)
+        assert snap.share_link
+        got = engine.receive(snap.share_link, dest_dir=mount)
+        wait_for(lambda: engine.snapshot(got).bytes_done > 3 * MiB, 30, "a quarter of the download")
+        filler = mount / "other-program.bin"
+        with open(filler, "wb") as out:  # what is left of the 20 MiB, less 1 MiB
+            out.write(b"\0" * (shutil.disk_usage(mount).free - MiB))
+        failed = wait_state(engine, got, FINISHED)
+        assert failed.state is TransferState.FAILED
+        assert failed.error and "No space left" in failed.error and "\n" not in failed.error, failed.error
+        assert not (mount / source.name).exists()
+        kept = failed.bytes_done
+        assert kept > MiB  # what was written and journaled stays, and the row says so
+        filler.unlink()
+        engine.resume(got)
+        again = wait_state(engine, got, FINISHED)
+        assert again.state is TransferState.DONE, again.error
+        assert again.saved_path and sha256(Path(again.saved_path)) == sha256(source)
+        assert [p.name for p in mount.iterdir()] == [source.name]  # no partial file left behind
 
 
 def test_a_folder_given_as_dotdot_is_named_after_the_folder(
