@@ -99,7 +99,7 @@ def check_room(folder: Path, needed: int) -> None:
     if needed > free:
         raise LocalIOError(
             f"Not enough space in {folder}: the file needs {format_size(needed)} more and only "
-            f"{format_size(free)} is free. Free some space or choose another download folder, then retry.")
+            f"{format_size(free)} is free. Free some space there and retry, or save it in another folder.")
 
 
 def partial_path(dest_dir: Path, local_id: str) -> Path:

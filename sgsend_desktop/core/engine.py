@@ -405,9 +405,14 @@ class TransferEngine:
         key_text = parsed.key_text
         assert key_text is not None
         dest = Path(dest_dir) if dest_dir else Path(platformdirs.user_downloads_dir())
+        server = (server or parsed.base_url or self._server_url).rstrip("/")
+        same = self._same_receive(server, parsed.transfer_id, str(dest.absolute()), key_text)
+        if same is not None:
+            log.info("this link is already being received (%s): going on with that", same)
+            self.resume(same)
+            return same
         local_id = pysecrets.token_hex(4)
         self.secrets.set(local_id, key_text)
-        server = (server or parsed.base_url or self._server_url).rstrip("/")
         local = self._local is not None and server == self._local.url  # a link of this computer's server
         self.journal.add_transfer(local_id, Direction.RECEIVE, server, parsed.transfer_id,
                                   transfer_id=parsed.transfer_id, dest_dir=str(dest.absolute()),
@@ -415,6 +420,21 @@ class TransferEngine:
         self._emit("added", local_id)
         self._kick()
         return local_id
+
+    def _same_receive(self, server: str, transfer_id: str, dest: str, key_text: str) -> str | None:
+        """An unfinished receive of this very link into this folder (a link clicked twice, or opened
+        again after a pause or a crash), that this engine may run: it goes on, rather than a second
+        download of the same file beside it ("video (1).mkv"). A failed one is not reused: its folder
+        may be the reason (a full disk)."""
+        for row in self.journal.all():
+            unfinished = row.state in _ACTIVE or row.state in (TransferState.QUEUED, TransferState.PAUSED)
+            if not (unfinished and row.direction is Direction.RECEIVE and row.transfer_id == transfer_id
+                    and row.dest_dir == dest and row.server_url.rstrip("/") == server):
+                continue
+            ours = row.owner_pid in (None, self._pid) or not self._owners.is_alive(row.owner_pid)
+            if ours and self.secrets.get(row.id) == key_text:
+                return row.id
+        return None
 
     def pause(self, local_id: str) -> None:
         self._stop(local_id, "pause")

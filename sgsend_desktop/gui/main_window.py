@@ -145,6 +145,7 @@ TOOLBAR: list[tuple[str, str, bool] | None] = [
 ]
 
 
+ALREADY_RECEIVING_TEXT = "This link is already in the queue: its download goes on from where it is."
 NAME_ROOM = 160  # the least a name gets before other columns give way: "Quarterly…report.pdf"
 
 
@@ -817,11 +818,18 @@ class MainWindow(QMainWindow):
         if parsed.is_welcome:
             self.import_welcome_token(link, key)
             return
+        known = {snap.id for snap in self.model.snapshots()}
+
+        def received(local_id: str) -> None:
+            self.select_transfer(local_id)
+            if local_id in known:  # the engine went on with the unfinished receive of this link
+                self.show_note(ALREADY_RECEIVING_TEXT)
+
         self.commands.receive(
             link,
             key,
             self.prefs.download_path(),
-            on_result=self.select_transfer,
+            on_result=received,
             on_error=lambda error: self.show_error(
                 f"Cannot open this link: {link_error_text(error) if isinstance(error, LinkError) else error}"
             ),

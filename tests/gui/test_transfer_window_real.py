@@ -208,3 +208,37 @@ def test_a_welcome_link_asks_then_saves_its_token_and_settings_show_its_uses(
             assert AppSettings(data_dir).load_token() == TOKEN
         finally:
             desktop.close_now()
+
+
+def test_a_link_opened_again_while_it_downloads_selects_that_download(
+    qtbot: QtBot, server: ServerProc, tmp_path: Path, data_dir: Path
+) -> None:
+    """A link clicked twice in the browser (or pasted again after a pause) is one download: the window
+    selects the row that has it, says so, and a paused one goes on."""
+    from sgsend_desktop.gui.main_window import ALREADY_RECEIVING_TEXT
+
+    video = write_random(tmp_path / "video.mkv", 12 * MiB)
+    sent = cli(["send", "--server", server.url, str(video)], tmp_path / "cli-sender")
+    assert sent.returncode == 0, sent.stderr
+    link = next(line for line in sent.stdout.splitlines() if "#" in line).strip()
+    downloads = tmp_path / "downloads"
+    desktop = start_desktop(qtbot, data_dir, server.url, downloads, download_limit_kbps=2048)
+    try:
+        window = desktop.window
+        window.receive_link(link)
+        qtbot.waitUntil(lambda: len(rows(desktop)) == 1, timeout=10_000)
+        first = rows(desktop)[0].id
+        qtbot.waitUntil(lambda: rows(desktop)[0].bytes_done > MiB, timeout=20_000)
+        window.table.clearSelection()
+        window.receive_link(link)
+        qtbot.waitUntil(lambda: [s.id for s in window.selected_snapshots()] == [first], timeout=10_000)
+        assert window.statusBar().currentMessage() == ALREADY_RECEIVING_TEXT
+        window.commands.pause([first])
+        wait_state(qtbot, desktop, first, TransferState.PAUSED)
+        window.receive_link(link)
+        done = wait_state(qtbot, desktop, first, TransferState.DONE)
+        assert len(rows(desktop)) == 1
+        assert done.saved_path and sha256_of(Path(done.saved_path)) == sha256_of(video)
+        assert sorted(p.name for p in downloads.iterdir()) == ["video.mkv"]
+    finally:
+        desktop.close_now()
