@@ -277,6 +277,7 @@ class TransferEngine:
             reconnect_at=reconnect[0] if reconnect else None,
             reconnect_reason=reconnect[1] if reconnect else None,
             note=str(row.options.get("note") or "") or None, file_size=row.source_size,
+            archived=bool(row.options.get("archived")),
             **_send_facts(row))
 
     # commands --------------------------------------------------------------------------------------------
@@ -475,6 +476,17 @@ class TransferEngine:
         self._keys.pop(local_id, None)
         self._downloads.forget(local_id)
         self._emit("removed", local_id, snapshot=snap)
+
+    def archive_finished(self) -> list[str]:
+        """The finished transfers leave the queue (the window's *Clear finished*) but stay in the journal,
+        with their links and saved files: History lists them. Their ids."""
+        ids = []
+        for row in self.journal.all():
+            if row.state is TransferState.DONE and not row.options.get("archived"):
+                self.journal.update(row.id, options={**row.options, "archived": True})
+                self._emit("changed", row.id)
+                ids.append(row.id)
+        return ids
 
     def pause_all(self) -> None:
         for row in self.journal.all():

@@ -117,6 +117,7 @@ class TransferSnapshot:
                                             # the encrypted payload, a few dozen bytes more
     note: str | None = None                 # something the user should know about this transfer, e.g. a
                                             # send started again because the server had removed it
+    archived: bool = False                  # finished and cleared off the queue (History keeps it)
 
     @property
     def reconnecting(self) -> bool:

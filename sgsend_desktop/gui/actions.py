@@ -83,6 +83,10 @@ class WindowActions:
         self.resume_all = a(
             parent, "Resume a&ll", "Ctrl+Shift+R", "Resume every paused or failed transfer; retry the server"
         )
+        self.clear_finished = a(
+            parent, "Clear fi&nished", None,
+            "Take the finished transfers off the list (History keeps them, with their links)",
+        )
 
         self.copy_link = a(
             parent, "&Copy link", QKeySequence.StandardKey.Copy, "Copy the share link (with its key)"

@@ -118,6 +118,9 @@ class TransferCommands(QObject):
     def resume_all(self) -> None:
         self.run(lambda engine: engine.resume_all())
 
+    def clear_finished(self, on_result: OnResult = None) -> None:
+        self.run(lambda engine: engine.archive_finished(), on_result)
+
     def move(
         self, local_id: str, new_index: int, on_result: Callable[[list[TransferSnapshot]], None]
     ) -> None:

@@ -145,6 +145,10 @@ TOOLBAR: list[tuple[str, str, bool] | None] = [
 ]
 
 
+def cleared_text(count: int) -> str:
+    return f"Cleared {count} finished transfer{'s' if count != 1 else ''} off the list; History keeps them."
+
+
 ALREADY_RECEIVING_TEXT = "This link is already in the queue: its download goes on from where it is."
 NAME_ROOM = 160  # the least a name gets before other columns give way: "Quarterly…report.pdf"
 
@@ -376,6 +380,7 @@ class MainWindow(QMainWindow):
             None,
             a.pause_all,
             a.resume_all,
+            a.clear_finished,
             None,
             a.copy_link,
             a.copy_link_only,
@@ -414,6 +419,7 @@ class MainWindow(QMainWindow):
         a.move_down.triggered.connect(lambda: self.move_selected(+1))
         a.pause_all.triggered.connect(self.pause_all)
         a.resume_all.triggered.connect(self.resume_all)
+        a.clear_finished.triggered.connect(self.clear_finished)
         a.copy_link.triggered.connect(self.copy_links)
         a.copy_link_only.triggered.connect(self.details.copy_link_only)
         a.copy_key.triggered.connect(self.details.copy_key)
@@ -570,7 +576,8 @@ class MainWindow(QMainWindow):
         yet (a command answered before its "added" event arrived) is selected when it comes."""
         row = self.model.row_of(local_id)
         if row < 0:
-            self._select_when_added = local_id
+            if not self.model.is_archived(local_id):  # cleared off the list: it will not come
+                self._select_when_added = local_id
             return
         self.select_row(row)
 
@@ -662,6 +669,7 @@ class MainWindow(QMainWindow):
 
     def _update_totals(self) -> None:
         totals = self.model.totals()
+        self.actions_.clear_finished.setEnabled(totals.done > 0)
         if totals.count == 0:
             self.total_label.setText(EMPTY_TOTALS)
             text = ""
@@ -927,6 +935,12 @@ class MainWindow(QMainWindow):
     def resume_all(self) -> None:
         self.commands.resume_all()
 
+    def clear_finished(self) -> None:
+        """The finished rows leave the queue; History keeps them (nothing to ask: nothing is lost)."""
+        self.commands.clear_finished(
+            on_result=lambda ids: self.show_note(cleared_text(len(ids))) if ids else None
+        )
+
     def copy_links(self) -> None:
         links = [s.share_link for s in self.selected_snapshots() if is_shared(s) and s.share_link]
         if not links:
@@ -1094,7 +1108,7 @@ class MainWindow(QMainWindow):
         self._show_selection()
 
     def open_history(self) -> HistoryDialog:
-        dialog = HistoryDialog(self.model.snapshots(), self)
+        dialog = HistoryDialog(self.model.all_snapshots(), self)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog

@@ -120,6 +120,7 @@ class TransferQueueModel(QAbstractTableModel):
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self._rows: list[TransferSnapshot] = []
+        self._archived: dict[str, TransferSnapshot] = {}  # finished, cleared off the queue (History)
         self._index: dict[str, int] = {}
         self._clock = clock
         self._updated: dict[str, float] = {}  # when each row last heard from the engine
@@ -221,6 +222,11 @@ class TransferQueueModel(QAbstractTableModel):
 
     # --- updates from the engine --------------------------------------------------------------
     def upsert(self, snapshot: TransferSnapshot) -> None:
+        if snapshot.archived:  # cleared off the queue: History still lists it
+            self.remove(snapshot.id)
+            self._archived[snapshot.id] = snapshot
+            return
+        self._archived.pop(snapshot.id, None)
         self._updated[snapshot.id] = self._clock()
         row = self._index.get(snapshot.id)
         if row is None:
@@ -256,10 +262,11 @@ class TransferQueueModel(QAbstractTableModel):
     def add_missing(self, snapshots: Iterable[TransferSnapshot]) -> None:
         """Initial load: rows already known came from newer events and are kept."""
         for snapshot in snapshots:
-            if snapshot.id not in self._index:
+            if snapshot.id not in self._index and snapshot.id not in self._archived:
                 self.upsert(snapshot)
 
     def remove(self, local_id: str) -> None:
+        self._archived.pop(local_id, None)
         row = self._index.get(local_id)
         if row is None:
             return
@@ -301,7 +308,15 @@ class TransferQueueModel(QAbstractTableModel):
         return self._index.get(local_id, -1)
 
     def snapshots(self) -> list[TransferSnapshot]:
+        """The queue's rows, in order."""
         return list(self._rows)
+
+    def is_archived(self, local_id: str) -> bool:
+        return local_id in self._archived
+
+    def all_snapshots(self) -> list[TransferSnapshot]:
+        """The rows and the finished transfers cleared off the queue (History shows both)."""
+        return [*self._rows, *self._archived.values()]
 
     def totals(self) -> QueueTotals:
         return totals_of(self._rows, self.speed_of)

@@ -128,6 +128,14 @@ class StandInEngine:
         for listener in list(self._listeners):
             listener(EngineEvent("removed", snap))
 
+    def archive_finished(self) -> list[str]:
+        rows = [self._rows[i] for i in self._order]
+        ids = [s.id for s in rows if s.state is TransferState.DONE and not s.archived]
+        for local_id in ids:
+            self.calls.append(("archived", local_id))
+            self.emit("changed", replace(self._rows[local_id], archived=True))
+        return ids
+
     def pause_all(self) -> None:
         for local_id in list(self._order):
             if not self._rows[local_id].state.is_final:

@@ -242,3 +242,51 @@ def test_a_link_opened_again_while_it_downloads_selects_that_download(
         assert sorted(p.name for p in downloads.iterdir()) == ["video.mkv"]
     finally:
         desktop.close_now()
+
+
+def test_clear_finished_takes_done_rows_off_the_list_and_history_keeps_them_across_a_relaunch(
+    qtbot: QtBot, server: ServerProc, tmp_path: Path, data_dir: Path
+) -> None:
+    """After a day of sending, the queue is a long list of done rows: *Clear finished* takes them off
+    (nothing to ask: nothing is lost); History still lists them with their links, also after a
+    relaunch; a failed row stays; the list is empty again (the big drop zone)."""
+    from sgsend_desktop.gui.dialogs.history import HistoryDialog
+    from sgsend_desktop.gui.main_window import cleared_text
+
+    files = [write_random(tmp_path / f"photo-{n}.jpg", 200_000 + n) for n in range(6)]
+    desktop = start_desktop(qtbot, data_dir, server.url, tmp_path / "downloads")
+    try:
+        window = desktop.window
+        assert not window.actions_.clear_finished.isEnabled()
+        window.send_paths(files)
+        qtbot.waitUntil(lambda: len(rows(desktop)) == 6, timeout=10_000)
+        for snap in rows(desktop):
+            wait_state(qtbot, desktop, snap.id, TransferState.DONE)
+        links = sorted(s.share_link or "" for s in rows(desktop))
+        window.receive_link(f"{server.url}/en-gb/download/#abcdef123456/" + "A" * 43)  # no such transfer
+        qtbot.waitUntil(lambda: any(s.state is TransferState.FAILED for s in rows(desktop)), timeout=30_000)
+        assert window.actions_.clear_finished.isEnabled()
+        window.actions_.clear_finished.trigger()
+        qtbot.waitUntil(lambda: len(rows(desktop)) == 1, timeout=10_000)
+        assert rows(desktop)[0].state is TransferState.FAILED
+        # (after the failure's message had its 10 s)
+        qtbot.waitUntil(lambda: window.statusBar().currentMessage() == cleared_text(6), timeout=15_000)
+        assert not window.actions_.clear_finished.isEnabled()
+        history = window.open_history()
+        assert sorted(s.share_link or "" for s in history.entries) == links
+        history.close()
+    finally:
+        desktop.close_now()
+
+    again = start_desktop(qtbot, data_dir, server.url, tmp_path / "downloads")
+    try:
+        qtbot.waitUntil(lambda: len(rows(again)) == 1, timeout=10_000)
+        qtbot.wait(300)
+        assert [s.state for s in rows(again)] == [TransferState.FAILED]  # the cleared ones stay cleared
+        assert len(again.window.model.all_snapshots()) == 7
+        history = again.window.open_history()
+        assert isinstance(history, HistoryDialog)
+        assert sorted(s.share_link or "" for s in history.entries) == links
+        history.close()
+    finally:
+        again.close_now()
