@@ -814,8 +814,9 @@ class MainWindow(QMainWindow):
     def _send_failed(self, error: BaseException) -> None:
         self.show_error(f"Could not queue the files: {error}")
 
-    def receive_link(self, link: str, key: str | None = None) -> None:
-        """Download what a link holds; a welcome link's access token is imported instead (asked first)."""
+    def receive_link(self, link: str, key: str | None = None, folder: Path | None = None) -> None:
+        """Download what a link holds (into ``folder``, else the download folder of Settings); a welcome
+        link's access token is imported instead (asked first)."""
         from sgsend_desktop.core.links import parse_link
 
         try:
@@ -836,7 +837,7 @@ class MainWindow(QMainWindow):
         self.commands.receive(
             link,
             key,
-            self.prefs.download_path(),
+            folder or self.prefs.download_path(),
             on_result=received,
             on_error=lambda error: self.show_error(
                 f"Cannot open this link: {link_error_text(error) if isinstance(error, LinkError) else error}"
@@ -858,10 +859,10 @@ class MainWindow(QMainWindow):
             self.send_paths([Path(folder)])
 
     def open_link_dialog(self, link: str | None = None) -> OpenLinkDialog:
-        dialog = OpenLinkDialog(self)
+        dialog = OpenLinkDialog(self, folder=self.prefs.download_path())
         if link:
             dialog.link_edit.setText(link)
-        dialog.accepted.connect(lambda: self.receive_link(dialog.link, dialog.key))
+        dialog.accepted.connect(lambda: self.receive_link(dialog.link, dialog.key, dialog.folder))
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog

@@ -290,3 +290,38 @@ def test_clear_finished_takes_done_rows_off_the_list_and_history_keeps_them_acro
         history.close()
     finally:
         again.close_now()
+
+
+def test_open_link_saves_in_the_folder_chosen_for_that_download(
+    qtbot: QtBot, server: ServerProc, tmp_path: Path, data_dir: Path
+) -> None:
+    """The Open link dialog names the folder the file goes to (Settings' download folder) and lets this
+    one download go elsewhere — a full disk, a file that belongs in a project folder — without changing
+    Settings."""
+    report = write_random(tmp_path / "report.pdf", 3 * MiB)
+    sent = cli(["send", "--server", server.url, str(report)], tmp_path / "cli-sender")
+    assert sent.returncode == 0, sent.stderr
+    link = next(line for line in sent.stdout.splitlines() if "#" in line).strip()
+    downloads = tmp_path / "downloads"
+    desktop = start_desktop(qtbot, data_dir, server.url, downloads)
+    try:
+        window = desktop.window
+        dialog = window.open_link_dialog(link)
+        assert dialog.folder == downloads and dialog.folder_edit.text() == str(downloads)
+        dialog.folder_edit.clear()
+        qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
+        assert dialog.isVisible() and "folder" in dialog.error_label.text()  # nowhere to save: stays open
+        project = tmp_path / "project" / "docs"  # not there yet: made
+        dialog.choose_folder = lambda start: str(project)
+        qtbot.mouseClick(dialog.folder_button, Qt.MouseButton.LeftButton)
+        assert dialog.folder == project
+        qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: len(rows(desktop)) == 1, timeout=10_000)
+        done = wait_state(qtbot, desktop, rows(desktop)[0].id, TransferState.DONE)
+        assert done.saved_path == str(project / "report.pdf")
+        assert sha256_of(project / "report.pdf") == sha256_of(report)
+        assert not downloads.exists() or list(downloads.iterdir()) == []
+        assert window.prefs.download_path() == downloads  # Settings unchanged
+        assert window.open_link_dialog().folder == downloads
+    finally:
+        desktop.close_now()

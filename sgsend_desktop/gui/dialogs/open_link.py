@@ -1,16 +1,21 @@
-""" "Open link…" (Ctrl+L): a share link (prefilled from the clipboard) and an optional separate key."""
+""" "Open link…" (Ctrl+L): a share link (prefilled from the clipboard), an optional separate key, and
+the folder to save in (the download folder of Settings unless changed here, for this download)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -18,6 +23,7 @@ from PySide6.QtWidgets import (
 from sgsend_desktop.core.errors import LinkError
 from sgsend_desktop.gui.colors import ToneLabel
 from sgsend_desktop.gui.formatting import link_error_text
+from sgsend_desktop.gui.settings import default_download_dir
 
 
 def _parse(text: str, key: str | None) -> object:
@@ -43,7 +49,10 @@ class OpenLinkDialog(QDialog):
     """Validates on OK: a bad link keeps the dialog open with the LinkError's sentence shown."""
 
     def __init__(
-        self, parent: QWidget | None = None, validate: Callable[[str, str | None], object] = _parse
+        self,
+        parent: QWidget | None = None,
+        validate: Callable[[str, str | None], object] = _parse,
+        folder: Path | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Open link")
@@ -61,6 +70,19 @@ class OpenLinkDialog(QDialog):
             "Only if the link has no key (e.g. apple-mango-5623 or 43 characters)"
         )
         self.key_edit.setAccessibleName("Key (optional)")
+        # where this download is saved: a full disk, or a file that belongs elsewhere, without a trip to
+        # Settings
+        self.folder_edit = QLineEdit(str(folder or default_download_dir()))
+        self.folder_edit.setAccessibleName("Save in folder")
+        self.folder_button = QPushButton("C&hange…")
+        self.folder_button.setAccessibleName("Choose the folder to save in")
+        self.folder_button.clicked.connect(self._choose_folder)
+        self.choose_folder: Callable[[str], str] = lambda start: QFileDialog.getExistingDirectory(
+            self, "Save the download in", start
+        )
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.folder_edit, 1)
+        folder_row.addWidget(self.folder_button)
         self.error_label = ToneLabel("", "error")
         self.error_label.setWordWrap(True)
         self.error_label.setAccessibleName("Link error")
@@ -71,6 +93,9 @@ class OpenLinkDialog(QDialog):
             label = QLabel(text)
             label.setBuddy(field)
             form.addRow(label, field)
+        save_label = QLabel("&Save in:")
+        save_label.setBuddy(self.folder_edit)
+        form.addRow(save_label, folder_row)
 
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -106,6 +131,15 @@ class OpenLinkDialog(QDialog):
     def key(self) -> str | None:
         return self.key_edit.text().strip() or None
 
+    @property
+    def folder(self) -> Path:
+        return Path(self.folder_edit.text().strip()).expanduser()
+
+    def _choose_folder(self) -> None:
+        chosen = self.choose_folder(self.folder_edit.text())
+        if chosen:
+            self.folder_edit.setText(chosen)
+
     def accept(self) -> None:
         if not self.link:
             self._show_error("Paste a share link first.")
@@ -114,6 +148,9 @@ class OpenLinkDialog(QDialog):
             parsed = self._validate(self.link, self.key)
         except LinkError as error:
             self._show_error(link_error_text(error))
+            return
+        if not self.folder_edit.text().strip():
+            self._show_error("Choose the folder to save the download in.", self.folder_edit)
             return
         if getattr(parsed, "has_key", True) is False:  # a link-only link: the key field is right here
             self._show_error(
