@@ -224,7 +224,11 @@ class TransferEngine:
 
     # snapshots -----------------------------------------------------------------------------------------
     def snapshots(self) -> list[TransferSnapshot]:
-        return [self._snapshot(row) for row in self.journal.all()]
+        rows = self.journal.all()
+        keyless = [row.id for row in rows if row.direction is Direction.SEND and row.id not in self._keys]
+        if keyless:  # the share links' keys, in one go (a launch after months of sending)
+            self._keys.update(self.secrets.get_many(keyless))
+        return [self._snapshot(row) for row in rows]
 
     def snapshot(self, local_id: str) -> TransferSnapshot:
         return self._snapshot(self.journal.get(local_id))

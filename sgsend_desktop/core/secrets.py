@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import keyring
@@ -77,6 +77,24 @@ class SecretStore:
                 pass
         with self._lock:
             return self._read().get(local_id)
+
+    def get_many(self, local_ids: Iterable[str]) -> dict[str, str]:
+        """The stored key texts of these transfers, reading the fallback file once for all of them (one
+        read per transfer made a launch with 2000 finished sends quadratic: 1.5 s)."""
+        found: dict[str, str] = {}
+        wanted = list(local_ids)
+        if self._use_keyring:
+            for local_id in wanted:
+                with contextlib.suppress(keyring.errors.KeyringError):
+                    value = keyring.get_password(SERVICE, local_id)
+                    if value is not None:
+                        found[local_id] = value
+        missing = [local_id for local_id in wanted if local_id not in found]
+        if missing:
+            with self._lock:
+                stored = self._read()
+            found.update((local_id, stored[local_id]) for local_id in missing if local_id in stored)
+        return found
 
     def delete(self, local_id: str) -> None:
         if self._use_keyring:

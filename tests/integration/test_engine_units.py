@@ -85,6 +85,18 @@ def test_secret_fallback_file_is_0600_and_journal_never_holds_key(tmp_path: Path
     assert store.get("id1") is None
 
 
+def test_secrets_of_many_transfers_come_in_one_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = SecretStore(tmp_path)
+    for n in range(50):
+        store.set(f"id{n}", f"key-{n}")
+    reads: list[int] = []
+    real_read = store._read
+    monkeypatch.setattr(store, "_read", lambda: reads.append(1) or real_read())
+    assert store.get_many(["id3", "nope", "id49"]) == {"id3": "key-3", "id49": "key-49"}
+    assert store.get_many([f"id{n}" for n in range(50)]) == {f"id{n}": f"key-{n}" for n in range(50)}
+    assert len(reads) == 2  # one per call, not one per transfer
+
+
 def test_retry_backs_off_then_gives_up_and_stops_on_request() -> None:
     calls: list[int] = []
     retries: list[int] = []
