@@ -15,7 +15,6 @@ import time
 from typing import TYPE_CHECKING
 
 from sgsend_desktop.core.jobs import JobContext, JobControl
-from sgsend_desktop.core.model import TransferState
 from sgsend_desktop.core.progress import TransferProgress
 
 if TYPE_CHECKING:
@@ -73,7 +72,7 @@ class Scheduler:
 
     def _poll_requests(self) -> None:
         engine = self._engine
-        for row in engine.journal.all():
+        for row in engine.journal.requested():
             if row.requested and (row.id in engine._running or row.owner_pid == engine._pid):
                 engine.journal.request(row.id, None)
                 engine._stop(row.id, row.requested)
@@ -86,11 +85,9 @@ class Scheduler:
             free = engine._max_active - len(engine._running)
             if free <= 0:
                 return
-            for row in engine.journal.all():
+            for row in engine.journal.queued(engine._pid):
                 if free <= 0:
                     break
-                if row.state is not TransferState.QUEUED or row.owner_pid != engine._pid:
-                    continue
                 if row.id in engine._running:
                     continue
                 job = Running(JobControl(), TransferProgress(row.payload_size or 0))
