@@ -468,29 +468,37 @@ class TransferEngine:
         self._kick()
 
     def discard(self, local_id: str) -> None:
-        row = self.journal.get(local_id)
-        if not row.state.is_final:
-            self.cancel(local_id)
-            job = self._running.get(local_id)
-            if job is not None and job.thread is not None:
-                job.thread.join(10)
-        snap = self.snapshot(local_id)
-        self.journal.remove(local_id)
-        self.secrets.delete(local_id)
-        self._keys.pop(local_id, None)
-        self._downloads.forget(local_id)
-        self._emit("removed", local_id, snapshot=snap)
+        self.discard_many([local_id])
+
+    def discard_many(self, local_ids: Sequence[str]) -> None:
+        """Forget these transfers (an unfinished one is cancelled first), with one write of the journal
+        and of the secrets file for all: one by one, removing 2000 rows rewrote the secrets file 2000
+        times."""
+        snaps = {}
+        for local_id in local_ids:
+            row = self.journal.get(local_id)
+            if not row.state.is_final:
+                self.cancel(local_id)
+                job = self._running.get(local_id)
+                if job is not None and job.thread is not None:
+                    job.thread.join(10)
+            snaps[local_id] = self.snapshot(local_id)
+        self.journal.remove_many(snaps)
+        self.secrets.delete_many(snaps)
+        for local_id, snap in snaps.items():
+            self._keys.pop(local_id, None)
+            self._downloads.forget(local_id)
+            self._emit("removed", local_id, snapshot=snap)
 
     def archive_finished(self) -> list[str]:
         """The finished transfers leave the queue (the window's *Clear finished*) but stay in the journal,
         with their links and saved files: History lists them. Their ids."""
-        ids = []
-        for row in self.journal.all():
-            if row.state is TransferState.DONE and not row.options.get("archived"):
-                self.journal.update(row.id, options={**row.options, "archived": True})
-                self._emit("changed", row.id)
-                ids.append(row.id)
-        return ids
+        changes = {row.id: {"options": {**row.options, "archived": True}} for row in self.journal.all()
+                   if row.state is TransferState.DONE and not row.options.get("archived")}
+        self.journal.update_many(changes)  # one commit: 2000 of them took 3 s
+        for local_id in changes:
+            self._emit("changed", local_id)
+        return list(changes)
 
     def pause_all(self) -> None:
         for row in self.journal.all():

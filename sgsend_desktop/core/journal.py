@@ -13,7 +13,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -305,6 +305,20 @@ class Journal:
         with self._tx() as db:
             db.execute(f"UPDATE transfers SET {assignments} WHERE id = ?", (*values.values(), local_id))
 
+    def update_many(self, changes: dict[str, dict[str, Any]]) -> None:
+        """``update`` of several transfers in one transaction (one commit, not one per row)."""
+        now = time.time()
+        with self._tx() as db:
+            for local_id, values in changes.items():
+                bad = set(values) - _UPDATABLE
+                if bad:
+                    raise ValueError(f"unknown journal columns {sorted(bad)}")
+                values = {**values, "updated_at": now}
+                if "options" in values:
+                    values["options"] = json.dumps(values["options"])
+                assignments = ", ".join(f'"{c}" = ?' for c in values)
+                db.execute(f"UPDATE transfers SET {assignments} WHERE id = ?", (*values.values(), local_id))
+
     def set_state(self, local_id: str, state: TransferState, **values: Any) -> TransferRow:
         """Move to ``state`` (checked against the transition table) and update other columns atomically."""
         bad = set(values) - _UPDATABLE
@@ -338,10 +352,15 @@ class Journal:
                            [(i, x) for i, x in enumerate(ids)])
 
     def remove(self, local_id: str) -> None:
+        self.remove_many([local_id])
+
+    def remove_many(self, local_ids: Iterable[str]) -> None:
+        """Forget these transfers, in one transaction."""
         with self._tx() as db:
-            db.execute("DELETE FROM parts WHERE transfer = ?", (local_id,))
-            db.execute("DELETE FROM ranges WHERE transfer = ?", (local_id,))
-            db.execute("DELETE FROM transfers WHERE id = ?", (local_id,))
+            for local_id in local_ids:
+                db.execute("DELETE FROM parts WHERE transfer = ?", (local_id,))
+                db.execute("DELETE FROM ranges WHERE transfer = ?", (local_id,))
+                db.execute("DELETE FROM transfers WHERE id = ?", (local_id,))
 
     # parts (uploads) -----------------------------------------------------------------------------
     def set_parts(self, local_id: str, parts: list[tuple[int, int, int]]) -> None:

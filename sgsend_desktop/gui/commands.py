@@ -81,7 +81,9 @@ class TransferCommands(QObject):
         self._each(lambda engine, i: engine.cancel(i), ids)
 
     def discard(self, ids: Sequence[str], on_done: OnResult = None) -> None:
-        self._each(lambda engine, i: engine.discard(i), ids, on_done)
+        targets = list(ids)
+        if targets:
+            self.run(lambda engine: engine.discard_many(targets), on_done)
 
     def retry(self, snapshots: Sequence[TransferSnapshot], on_result: OnResult = None) -> None:
         """A failed transfer resumes where it stopped; a cancelled one starts again from the beginning

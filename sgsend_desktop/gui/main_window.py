@@ -189,6 +189,7 @@ class MainWindow(QMainWindow):
         self._note_timer.timeout.connect(self._show_pending_note)
         self._totals_text = ""
         self._details_shape: tuple[object, ...] | None = None
+        self._live_pending = False
         self.unpacker = ZipUnpacker(runner, self)
         self.unpacker.progress.connect(self._unpack_progress)
 
@@ -498,7 +499,7 @@ class MainWindow(QMainWindow):
     def on_engine_event(self, event: EngineEvent) -> None:
         snap = event.snapshot
         if event.kind == "removed":
-            self.model.remove(snap.id)
+            self.model.remove_soon(snap.id)
         else:
             self.model.upsert(snap)
         if event.kind == "added" and (snap.id == self._select_when_added or not self.selected_snapshots()):
@@ -509,7 +510,7 @@ class MainWindow(QMainWindow):
         self._notify(event)
         self._refresh_selected(snap.id)
         self._update_actions()  # a row came or went: moving up/down may have changed
-        self._update_live()
+        self._update_live_soon()
 
     def on_progress(self, snapshots: list[TransferSnapshot]) -> None:
         applied = self.model.apply_progress(snapshots)
@@ -520,7 +521,7 @@ class MainWindow(QMainWindow):
         if any(snap.id in ids for snap in applied):
             self._show_selection(selected)
             self._update_actions(selected)
-        self._update_live()
+        self._update_live_soon()
 
     def _notify(self, event: EngineEvent) -> None:
         snap = event.snapshot
@@ -537,7 +538,15 @@ class MainWindow(QMainWindow):
                 "Transfer failed", f"{name}: {snap.error or 'unknown error'}", True, snap.id
             )
 
+    def _update_live_soon(self) -> None:
+        """Once per turn of the event loop, however many events came: the label looks at every row
+        (2000 events of *Clear finished* on 2000 rows took 2.4 s one by one)."""
+        if not self._live_pending:
+            self._live_pending = True
+            QTimer.singleShot(0, self, self._update_live)
+
     def _update_live(self) -> None:
+        self._live_pending = False
         sends = [
             s
             for s in self.model.snapshots()

@@ -128,6 +128,10 @@ class StandInEngine:
         for listener in list(self._listeners):
             listener(EngineEvent("removed", snap))
 
+    def discard_many(self, local_ids: list[str]) -> None:
+        for local_id in local_ids:
+            self.discard(local_id)
+
     def archive_finished(self) -> list[str]:
         rows = [self._rows[i] for i in self._order]
         ids = [s.id for s in rows if s.state is TransferState.DONE and not s.archived]

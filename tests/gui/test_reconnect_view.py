@@ -81,16 +81,16 @@ def test_the_status_bar_and_details_say_offline_not_live_while_the_server_is_awa
     qtbot.addWidget(window)
     away = replace(waiting(40), transfer_id="a1b2c3d4e5f6")
     window.on_engine_event(EngineEvent("added", away))
-    assert window.live_label.text() == "○ offline"
+    qtbot.waitUntil(lambda: window.live_label.text() == "○ offline", timeout=3000)
     assert DetailsPanel.progress_source_text(away) == ""
     back = replace(away, reconnect_at=None, reconnect_reason=None, live_events=True, speed_bps=1e6)
     window.on_engine_event(EngineEvent("changed", back))
-    assert window.live_label.text() == "● live"
+    qtbot.waitUntil(lambda: window.live_label.text() == "● live", timeout=3000)
     assert DetailsPanel.progress_source_text(back) != ""
     # S3: the API server away, the parts still going to the store (no reconnect wait), the stream down
     stream_down = replace(back, live_events=False, events_down=True)
     window.on_engine_event(EngineEvent("changed", stream_down))
-    assert window.live_label.text() == "○ events reconnecting"
+    qtbot.waitUntil(lambda: window.live_label.text() == "○ events reconnecting", timeout=3000)
 
 
 def test_details_say_when_live_progress_is_down_but_the_upload_goes_on() -> None:
