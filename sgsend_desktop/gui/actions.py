@@ -41,6 +41,7 @@ ICONS = {
     "move_down": "down",
     "pause_all": "pause-all",
     "resume_all": "play-all",
+    "clear_finished": "clear-done",
     "copy_link": "copy",
     "show_qr": "qr",
     "delete_remote": "cloud-off",

@@ -62,6 +62,7 @@ LINE_ICONS: dict[str, str] = {
     "settings": '<path d="M4 6h10M18 6h2M4 12h4M12 12h8M4 18h12M20 18h0"/><circle cx="16" cy="6" r="2"/>'
     '<circle cx="10" cy="12" r="2"/><circle cx="18" cy="18" r="2"/>',
     "send": '<path d="M12 19V6M6 11l6-6 6 6"/><path d="M5 21h14"/>',
+    "clear-done": '<path d="M4 6h14M4 12h9M4 18h6"/><path d="M13 17.5l2.5 2.5L21 14.5"/>',  # list, ticked off
 }
 
 # Queue state icons: 16×16, in a colour of their own (see state_icon).
@@ -109,6 +110,7 @@ THEME_NAMES: dict[str, str] = {
     "folder": "folder-open",
     "history": "document-open-recent",
     "settings": "preferences-system",
+    "clear-done": "edit-clear-all",
 }
 
 

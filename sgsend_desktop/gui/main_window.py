@@ -123,6 +123,8 @@ def downloaded_text(name: str, count: int) -> str:
 
 TITLE = "SGraph Send Desktop"
 EMPTY_TOTALS = "No transfers yet — drop files anywhere in this window, or open a link to receive one."
+CLEARED_TOTALS = ("Nothing in the queue — drop files anywhere in this window, or open a link. Finished "
+                  "transfers are in History (Ctrl+H).")
 # toolbar: (action, key in row_buttons, shows its text)
 TOOLBAR: list[tuple[str, str, bool] | None] = [
     ("add_files", "add_files", True),
@@ -680,7 +682,7 @@ class MainWindow(QMainWindow):
         totals = self.model.totals()
         self.actions_.clear_finished.setEnabled(totals.done > 0)
         if totals.count == 0:
-            self.total_label.setText(EMPTY_TOTALS)
+            self.total_label.setText(CLEARED_TOTALS if self.model.all_snapshots() else EMPTY_TOTALS)
             text = ""
         else:
             parts = [totals.summary()]
