@@ -58,7 +58,7 @@ from sgsend_desktop.core.scheduler import Scheduler
 from sgsend_desktop.core.secrets import SecretStore
 from sgsend_desktop.core.upload import UploadJob, check_token_before_sending
 from sgsend_desktop.core.watchers import MAX_WATCHERS, DownloadWatchers
-from sgsend_desktop.core.zipper import zip_folder, zip_paths
+from sgsend_desktop.core.zipper import source_bytes, zip_folder, zip_paths
 
 log = logging.getLogger(__name__)
 Listener = Callable[[EngineEvent], None]
@@ -282,6 +282,8 @@ class TransferEngine:
             reconnect_reason=reconnect[1] if reconnect else None,
             note=str(row.options.get("note") or "") or None, file_size=row.source_size,
             archived=bool(row.options.get("archived")),
+            zipping=(row.state is TransferState.PREPARING and not row.source_path
+                     and bool(row.options.get("folder") or row.options.get("files"))),
             **_send_facts(row))
 
     # commands --------------------------------------------------------------------------------------------
@@ -740,13 +742,21 @@ class TransferEngine:
         if not (folder or isinstance(files, list)) or row.source_path:
             return
         self.journal.set_state(row.id, TransferState.PREPARING)
-        self._emit("changed", row.id)
         target = config.temp_dir(self._data_dir) / f"{row.id}.zip"
+        sources = [Path(str(f)) for f in files] if isinstance(files, list) else [Path(str(folder))]
         try:
+            # the row shows the zipping as it goes (bytes read of the files'), and stops with a pause
+            job.progress.reset(source_bytes(sources))
+            self._emit("changed", row.id)
+
+            def check() -> None:
+                if job.control.stop.is_set():
+                    raise CancelledError(job.control.reason or "stopped")
+
             if isinstance(files, list):
-                zip_paths([Path(str(f)) for f in files], target, row.name.removesuffix(".zip"))
+                zip_paths(sources, target, row.name.removesuffix(".zip"), job.progress.add_sent, check)
             else:
-                zip_folder(Path(str(folder)), target)
+                zip_folder(sources[0], target, job.progress.add_sent, check)
         except OSError as error:
             what = f"the folder {folder}" if folder else "the files"
             raise LocalIOError(f"Cannot zip {what}: {error.strerror or error}") from None

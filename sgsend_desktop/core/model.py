@@ -118,6 +118,8 @@ class TransferSnapshot:
     note: str | None = None                 # something the user should know about this transfer, e.g. a
                                             # send started again because the server had removed it
     archived: bool = False                  # finished and cleared off the queue (History keeps it)
+    zipping: bool = False                   # sends: its folder (or files) being zipped; meanwhile size
+                                            # and bytes_done count the files' bytes read
 
     @property
     def reconnecting(self) -> bool:

@@ -68,6 +68,8 @@ def state_label(snapshot: TransferSnapshot, now: float | None = None) -> str:
         return f"Sent · {downloads}" if downloads else "Sent"
     if snapshot.state is TransferState.DONE:
         return "Received"
+    if snapshot.zipping:
+        return "Zipping"
     return _STATE_LABELS[snapshot.state]
 
 

@@ -771,3 +771,17 @@ def test_the_details_of_a_row_selected_as_the_queue_loads_get_their_room(
     qtbot.waitUntil(lambda: not window.details.link_field.isVisible(), timeout=3000)
     pane = window.details
     qtbot.waitUntil(lambda: window.splitter.sizes()[1] <= pane.sizeHint().height() + 2, timeout=3000)
+
+
+def test_a_folder_being_zipped_says_so_with_its_progress(qtbot: QtBot, tmp_path: Path, data_dir: Path) -> None:
+    from sgsend_desktop.gui.formatting import progress_text, state_label
+
+    window, engine = _rows(qtbot, tmp_path, data_dir, count=1)
+    _set(engine, "t1", state=TransferState.PREPARING, zipping=True, size=480 << 20, bytes_done=120 << 20,
+         speed_bps=60e6)
+    snap = window.model.snapshot_of("t1")
+    assert snap is not None
+    assert state_label(snap) == "Zipping" and progress_text(snap) == "25 %"
+    assert window.model.data(window.index_for("t1", Column.SIZE)) == "120.0 MB of 480.0 MB"
+    window.select_transfer("t1")
+    assert "Zipping" in window.details.subtitle.text()

@@ -29,7 +29,7 @@ from sgsend_desktop.core.model import Direction, TransferState
 from sgsend_desktop.core.retry import RetryPolicy, call_with_retry
 from sgsend_desktop.core.secrets import SecretStore
 from sgsend_desktop.core.upload import choose_num_parts, plan_parts
-from sgsend_desktop.core.zipper import zip_folder
+from sgsend_desktop.core.zipper import source_bytes, zip_folder
 
 
 def test_journal_migrates_and_enforces_transitions(tmp_path: Path) -> None:
@@ -179,6 +179,34 @@ def test_zip_folder_streams_every_file(tmp_path: Path) -> None:
         names = sorted(archive.namelist())
         assert names == ["photos/a.txt", "photos/empty/", "photos/sub/b.bin"]
         assert archive.read("photos/a.txt") == b"alpha"
+
+
+def test_zipping_stores_compressed_formats_reports_bytes_and_stops_when_asked(tmp_path: Path) -> None:
+    folder = tmp_path / "holiday"
+    folder.mkdir()
+    (folder / "clip.MOV").write_bytes(os.urandom(3 << 20))
+    (folder / "notes.txt").write_bytes(b"sun " * 50_000)
+    assert source_bytes([folder]) == (3 << 20) + 200_000
+    read: list[int] = []
+    out = zip_folder(folder, tmp_path / "holiday.zip", read.append)
+    assert sum(read) == (3 << 20) + 200_000 and len(read) > 3  # chunk by chunk
+    with zipfile.ZipFile(out) as archive:
+        assert archive.getinfo("holiday/clip.MOV").compress_type == zipfile.ZIP_STORED
+        notes = archive.getinfo("holiday/notes.txt")
+        assert notes.compress_type == zipfile.ZIP_DEFLATED and notes.compress_size < 10_000
+        assert archive.read("holiday/clip.MOV") == (folder / "clip.MOV").read_bytes()
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_a_chunk() -> None:
+        if read:
+            raise Stop
+
+    read.clear()
+    with pytest.raises(Stop):
+        zip_folder(folder, tmp_path / "stopped.zip", read.append, stop_after_a_chunk)
+    assert not list(tmp_path.glob("stopped.zip*"))  # no zip, no partial one left behind
 
 
 def test_part_plan_respects_server_limits() -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import shutil
 import subprocess
+import time
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -177,3 +180,43 @@ def test_two_processes_using_the_secrets_file_lose_no_key(tmp_path: Path) -> Non
     lost = [f"{p}{n}" for p in "ab" for n in range(150) if store.get(f"{p}{n}") is None]
     assert lost == []
     assert (tmp_path / "secrets.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_big_folder_shows_its_zipping_pauses_during_it_and_stores_its_videos(
+        disk_server: ServerProc, make_engine: Callable[..., TransferEngine], tmp_path: Path) -> None:
+    """Found using the window: a 480 MB folder sat in "Preparing" with no size and no progress while it
+    was zipped, a pause waited for the whole zip, and its videos were deflated for nothing."""
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    make_file(folder / "raw-scan.bin", 160 * MiB, seed=8)  # not a compressed format: deflated, slowly
+    make_file(folder / "clip.mov", 8 * MiB, seed=9)  # a video: stored
+    data = tmp_path / "data"
+    engine = make_engine(disk_server.url, data_dir=data)
+    [sent] = engine.send([folder])
+    seen: list[object] = []
+
+    def zipping_under_way() -> bool:
+        snap = engine.snapshot(sent)
+        if snap.zipping and 0 < snap.bytes_done < snap.size:
+            seen.append(snap)
+        return bool(seen)
+
+    wait_for(zipping_under_way, 60, "the zipping under way")
+    snap = engine.snapshot(sent)
+    assert snap.size == 168 * MiB and snap.state is TransferState.PREPARING
+    asked = time.monotonic()
+    engine.pause(sent)
+    wait_state(engine, sent, (TransferState.PAUSED,), timeout=30)
+    assert time.monotonic() - asked < 3  # not after the whole zip
+    assert not engine.snapshot(sent).zipping
+    assert not list((data / "tmp").glob("*.partial"))
+    engine.resume(sent)
+    done = wait_state(engine, sent, FINISHED, timeout=180)
+    assert done.state is TransferState.DONE and done.share_link, done.error
+    got = wait_state(engine, engine.receive(done.share_link, dest_dir=tmp_path / "out"), FINISHED)
+    assert got.saved_path
+    with zipfile.ZipFile(got.saved_path) as archive:
+        assert archive.getinfo("shoot/clip.mov").compress_type == zipfile.ZIP_STORED
+        assert archive.getinfo("shoot/raw-scan.bin").compress_type == zipfile.ZIP_DEFLATED
+        with archive.open("shoot/clip.mov") as clip:
+            assert hashlib.sha256(clip.read()).hexdigest() == sha256(folder / "clip.mov")
