@@ -795,8 +795,10 @@ class MainWindow(QMainWindow):
         )
         if group and len(paths) > 1:
             message = f"Queued {plural(len(paths), 'item')} to send as one zip with one link."
+        elif len(paths) == 1:
+            message = f"Queued {paths[0].name or paths[0]} to send."  # a file or a folder: its name says
         else:
-            message = f"Queued {plural(len(paths), 'file' if len(paths) == 1 else 'item')} to send."
+            message = f"Queued {plural(len(paths), 'item')} to send, one link each."
         self.statusBar().showMessage(message, 4000)
 
     def _sent_ids(self, ids: list[str]) -> None:

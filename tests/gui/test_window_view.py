@@ -785,3 +785,17 @@ def test_a_folder_being_zipped_says_so_with_its_progress(qtbot: QtBot, tmp_path:
     assert window.model.data(window.index_for("t1", Column.SIZE)) == "120.0 MB of 480.0 MB"
     window.select_transfer("t1")
     assert "Zipping" in window.details.subtitle.text()
+
+
+def test_queuing_says_what_was_queued(qtbot: QtBot, tmp_path: Path, data_dir: Path) -> None:
+    """A dropped folder read "Queued 1 file to send."; the name says what it was."""
+    window, _engine = make_window(qtbot, data_dir)
+    folder = tmp_path / "holiday photos"
+    folder.mkdir()
+    window.send_paths([folder], together=False)
+    assert window.statusBar().currentMessage() == "Queued holiday photos to send."
+    files = [tmp_path / f"{n}.txt" for n in range(3)]
+    window.send_paths(files, together=False)
+    assert window.statusBar().currentMessage() == "Queued 3 items to send, one link each."
+    window.send_paths(files, together=True)
+    assert window.statusBar().currentMessage() == "Queued 3 items to send as one zip with one link."
