@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import secrets as pysecrets
+import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -56,6 +57,7 @@ from sgsend_desktop.core.retry import RetryPolicy
 from sgsend_desktop.core.scheduler import Running as _Running
 from sgsend_desktop.core.scheduler import Scheduler
 from sgsend_desktop.core.secrets import SecretStore
+from sgsend_desktop.core.units import format_size
 from sgsend_desktop.core.upload import UploadJob, check_token_before_sending
 from sgsend_desktop.core.watchers import MAX_WATCHERS, DownloadWatchers
 from sgsend_desktop.core.zipper import source_bytes, zip_folder, zip_paths
@@ -744,9 +746,17 @@ class TransferEngine:
         self.journal.set_state(row.id, TransferState.PREPARING)
         target = config.temp_dir(self._data_dir) / f"{row.id}.zip"
         sources = [Path(str(f)) for f in files] if isinstance(files, list) else [Path(str(folder))]
+        what = f"the folder {folder}" if folder else "the files"
         try:
             # the row shows the zipping as it goes (bytes read of the files'), and stops with a pause
-            job.progress.reset(source_bytes(sources))
+            total = source_bytes(sources)
+            free = shutil.disk_usage(target.parent).free
+            if total > free:  # found now, not when the disk is full at 90 %
+                raise LocalIOError(
+                    f"Not enough space to zip {what}: it needs up to {format_size(total)} in "
+                    f"{target.parent} and only {format_size(free)} is free. Free some space there, or send "
+                    "its files one link each.")
+            job.progress.reset(total)
             self._emit("changed", row.id)
 
             def check() -> None:
@@ -758,7 +768,6 @@ class TransferEngine:
             else:
                 zip_folder(sources[0], target, job.progress.add_sent, check)
         except OSError as error:
-            what = f"the folder {folder}" if folder else "the files"
             raise LocalIOError(f"Cannot zip {what}: {error.strerror or error}") from None
         self.journal.update(row.id, source_path=str(target))
         if job.control.stop.is_set():

@@ -220,3 +220,21 @@ def test_a_big_folder_shows_its_zipping_pauses_during_it_and_stores_its_videos(
         assert archive.getinfo("shoot/raw-scan.bin").compress_type == zipfile.ZIP_DEFLATED
         with archive.open("shoot/clip.mov") as clip:
             assert hashlib.sha256(clip.read()).hexdigest() == sha256(folder / "clip.mov")
+
+
+def test_a_folder_with_no_room_to_zip_it_is_refused_before_zipping(
+        disk_server: ServerProc, make_engine: Callable[..., TransferEngine], tmp_path: Path,
+        tiny_disk: Path) -> None:
+    """The zip is written next to the journal first: a folder bigger than the room there failed when
+    the disk filled up, after the wait; now at once, with what to do."""
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    make_file(folder / "a.tif", 3 * MiB, seed=10)
+    engine = make_engine(disk_server.url, data_dir=tiny_disk / "data")
+    [sent] = engine.send([folder])
+    failed = wait_state(engine, sent, FINISHED)
+    assert failed.state is TransferState.FAILED
+    assert failed.error and failed.error.startswith(
+        f"Not enough space to zip the folder {folder}: it needs up to 3.0 MB in {tiny_disk / 'data' / 'tmp'}"
+    ), failed.error
+    assert not list((tiny_disk / "data" / "tmp").iterdir())
