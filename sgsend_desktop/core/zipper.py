@@ -56,7 +56,7 @@ class _Writer:
         self._check = check
 
     def file(self, path: Path, name: str) -> None:
-        info = zipfile.ZipInfo.from_file(path, name)
+        info = zipfile.ZipInfo.from_file(path, name, strict_timestamps=False)  # 1970 files: 1980 in zip
         info.compress_type = compress_type_for(name)
         with open(path, "rb") as source, self._archive.open(info, "w") as target:
             while chunk := source.read(CHUNK):
