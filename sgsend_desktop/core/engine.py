@@ -38,6 +38,7 @@ from sgsend_desktop.core.errors import (
     SendError,
     TransferBusyError,
 )
+from sgsend_desktop.core.filenames import portable_name
 from sgsend_desktop.core.jobs import JobContext
 from sgsend_desktop.core.journal import Journal, TransferRow
 from sgsend_desktop.core.links import ShareLink, make_link, parse_link
@@ -101,7 +102,7 @@ def _send_facts(row: TransferRow) -> dict[str, Any]:
 
 def bundle_name(paths: Sequence[Path]) -> str:
     """The zip's name for several files sent as one: "Report and 2 more.zip"."""
-    first = paths[0].resolve().name or "folder"
+    first = portable_name(paths[0].resolve().name) or "folder"
     stem = first if paths[0].is_dir() else Path(first).stem or first
     return f"{stem} and {len(paths) - 1} more.zip"
 
@@ -299,13 +300,14 @@ class TransferEngine:
             if path.is_dir():
                 row_opts = {**opts, "folder": str(path)}
                 # named like the folder itself ("..", "." or "/" have no useful name of their own)
-                zip_name = (path.resolve().name or "folder") + ".zip"
+                zip_name = (portable_name(path.resolve().name) or "folder") + ".zip"
                 self.journal.add_transfer(local_id, Direction.SEND, self._server_url, zip_name,
                                           options=row_opts, owner_pid=self._pid)
             else:
                 # the size shows (and counts in the totals) from the start; prepare sets it again
-                payload = crypto.payload_size(path.name, path.stat().st_size)
-                self.journal.add_transfer(local_id, Direction.SEND, self._server_url, path.name,
+                name = portable_name(path.name)  # the receiver's name for it (the source keeps its own)
+                payload = crypto.payload_size(name, path.stat().st_size)
+                self.journal.add_transfer(local_id, Direction.SEND, self._server_url, name,
                                           source_path=str(path), payload_size=payload, options=opts,
                                           source_size=path.stat().st_size, owner_pid=self._pid)
             ids.append(local_id)

@@ -33,6 +33,18 @@ _INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _EDGES = re.compile(r"^[\s.]+|[\s.]+$")  # leading dots hide a file; trailing ones vanish on Windows
 
 
+def portable_name(name: str) -> str:
+    """A local file's name as text any receiver can take. A name that is not valid UTF-8 (a Linux file
+    name in a legacy encoding, e.g. from an old USB stick; Python keeps its bytes as lone surrogates,
+    which neither the envelope's JSON nor a zip can hold) is read as Windows-1252, the usual culprit:
+    ``caf\udce9.txt`` becomes ``café.txt``."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("cp1252", errors="replace")
+    return name
+
+
 def _visible(char: str) -> str:
     """Control (Cc), format (Cf: bidi overrides, zero-width), lone surrogates (Cs: not encodable) and
     line/paragraph separators become '_'."""

@@ -161,8 +161,36 @@ _COLUMNS = tuple(f.name for f in fields(TransferRow))
 _UPDATABLE = frozenset(_COLUMNS) - {"id", "direction", "state", "created_at"}
 
 
+_PATH_COLUMNS = ("source_path", "dest_dir", "saved_path")
+
+
+def _stored(values: dict[str, Any]) -> dict[str, Any]:
+    """Column values as SQLite takes them: ``options`` as JSON; a path that is not valid UTF-8 (a Linux
+    file name in a legacy encoding, which Python keeps as lone surrogates and SQLite refuses) as its
+    raw bytes, which ``_to_row`` turns back into the same path."""
+    stored = dict(values)
+    if "options" in stored:
+        stored["options"] = json.dumps(stored["options"])
+    for column in _PATH_COLUMNS:
+        value = stored.get(column)
+        if isinstance(value, str) and not is_utf8(value):
+            stored[column] = os.fsencode(value)
+    return stored
+
+
+def is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _to_row(record: sqlite3.Row) -> TransferRow:
     values = dict(record)
+    for column in _PATH_COLUMNS:
+        if isinstance(values[column], bytes):
+            values[column] = os.fsdecode(values[column])
     values["direction"] = Direction(values["direction"])
     values["state"] = TransferState(values["state"])
     values["options"] = json.loads(values["options"] or "{}")
@@ -246,8 +274,7 @@ class Journal:
         bad = set(values) - _UPDATABLE
         if bad:
             raise ValueError(f"unknown journal columns {sorted(bad)}")
-        if "options" in values:
-            values["options"] = json.dumps(values["options"])
+        values = _stored(values)
         with self._tx() as db:
             position = db.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM transfers").fetchone()[0]
             columns = {"id": local_id, "direction": direction.value, "state": TransferState.QUEUED.value,
@@ -298,9 +325,7 @@ class Journal:
         bad = set(values) - _UPDATABLE
         if bad:
             raise ValueError(f"unknown journal columns {sorted(bad)}")
-        if "options" in values:
-            values["options"] = json.dumps(values["options"])
-        values["updated_at"] = time.time()
+        values = {**_stored(values), "updated_at": time.time()}
         assignments = ", ".join(f'"{c}" = ?' for c in values)
         with self._tx() as db:
             db.execute(f"UPDATE transfers SET {assignments} WHERE id = ?", (*values.values(), local_id))
@@ -313,9 +338,7 @@ class Journal:
                 bad = set(values) - _UPDATABLE
                 if bad:
                     raise ValueError(f"unknown journal columns {sorted(bad)}")
-                values = {**values, "updated_at": now}
-                if "options" in values:
-                    values["options"] = json.dumps(values["options"])
+                values = {**_stored(values), "updated_at": now}
                 assignments = ", ".join(f'"{c}" = ?' for c in values)
                 db.execute(f"UPDATE transfers SET {assignments} WHERE id = ?", (*values.values(), local_id))
 
@@ -324,9 +347,7 @@ class Journal:
         bad = set(values) - _UPDATABLE
         if bad:
             raise ValueError(f"unknown journal columns {sorted(bad)}")
-        if "options" in values:
-            values["options"] = json.dumps(values["options"])
-        values["updated_at"] = time.time()
+        values = {**_stored(values), "updated_at": time.time()}
         with self._tx() as db:
             record = db.execute("SELECT state FROM transfers WHERE id = ?", (local_id,)).fetchone()
             if record is None:

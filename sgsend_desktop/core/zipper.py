@@ -10,6 +10,8 @@ import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from sgsend_desktop.core.filenames import portable_name
+
 CHUNK = 1 << 20
 # extensions of formats that are compressed already: deflating them costs time and saves ~nothing
 STORED_EXTENSIONS = frozenset(
@@ -56,6 +58,7 @@ class _Writer:
         self._check = check
 
     def file(self, path: Path, name: str) -> None:
+        name = portable_name(name)
         info = zipfile.ZipInfo.from_file(path, name, strict_timestamps=False)  # 1970 files: 1980 in zip
         info.compress_type = compress_type_for(name)
         with open(path, "rb") as source, self._archive.open(info, "w") as target:
@@ -71,7 +74,7 @@ class _Writer:
         for root, dirs, files in _walk(top):
             relative = prefix / root.relative_to(top)
             if not files and not dirs:
-                self._archive.writestr(f"{relative.as_posix()}/", b"")
+                self._archive.writestr(f"{portable_name(relative.as_posix())}/", b"")
             for name in files:
                 if _regular(root / name):  # symlinks are not followed out of the tree
                     self.file(root / name, (relative / name).as_posix())

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 
+from sgsend_desktop.core.filenames import portable_name
 from sgsend_desktop.core.model import Direction, TransferSnapshot, TransferState
 from sgsend_desktop.gui.formatting import (
     bytes_progress,
@@ -170,7 +171,8 @@ class TransferQueueModel(QAbstractTableModel):
                 return reconnect_text(snap)
             if column is Column.STATE:
                 return f"{direction_label(snap.direction)} · {state_label(snap)}"
-            return snap.source_path or snap.saved_path or display_name(snap)
+            # a path in a legacy encoding: Qt would drop its undecodable bytes ("rsum.pdf")
+            return portable_name(snap.source_path or snap.saved_path or "") or display_name(snap)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (Column.SIZE, Column.SPEED, Column.ETA):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.AccessibleTextRole:

@@ -238,3 +238,34 @@ def test_a_folder_with_no_room_to_zip_it_is_refused_before_zipping(
         f"Not enough space to zip the folder {folder}: it needs up to 3.0 MB in {tiny_disk / 'data' / 'tmp'}"
     ), failed.error
     assert not list((tiny_disk / "data" / "tmp").iterdir())
+
+
+def test_files_named_in_a_legacy_encoding_are_sent_under_readable_names(
+        disk_server: ServerProc, make_engine: Callable[..., TransferEngine], tmp_path: Path) -> None:
+    """A Linux file name that is not UTF-8 (b"r\\xe9sum\\xe9.pdf" from an old USB stick: Python keeps it
+    with lone surrogates) made the send fail with "'utf-8' codec can't encode…": neither SQLite, the
+    envelope's JSON nor a zip takes it. Read as Windows-1252 it is "résumé.pdf"; the file itself is
+    still found by its own name (the journal keeps its raw bytes)."""
+    import os
+
+    raw = os.fsencode(tmp_path) + b"/r\xe9sum\xe9.pdf"
+    with open(raw, "wb") as out:
+        out.write(b"%PDF- my cv")
+    folder = os.fsencode(tmp_path) + b"/caf\xe9"
+    os.mkdir(folder)
+    with open(folder + b"/men\xfa.txt", "wb") as out:
+        out.write(b"soup")
+    engine = make_engine(disk_server.url)
+    single, zipped = engine.send([Path(os.fsdecode(raw)), Path(os.fsdecode(folder))])
+    assert engine.journal.get(single).source_path == os.fsdecode(raw)  # the same path back from SQLite
+    assert engine.snapshot(single).name == "résumé.pdf" and engine.snapshot(zipped).name == "café.zip"
+    out = tmp_path / "out"
+    for local_id in (single, zipped):
+        snap = wait_state(engine, local_id, FINISHED)
+        assert snap.state is TransferState.DONE and snap.share_link, snap.error
+        got = wait_state(engine, engine.receive(snap.share_link, dest_dir=out), FINISHED)
+        assert got.state is TransferState.DONE, got.error
+    assert (out / "résumé.pdf").read_bytes() == b"%PDF- my cv"
+    with zipfile.ZipFile(out / "café.zip") as archive:
+        assert archive.namelist() == ["café/menú.txt"]
+        assert archive.read("café/menú.txt") == b"soup"
