@@ -773,7 +773,9 @@ def test_the_details_of_a_row_selected_as_the_queue_loads_get_their_room(
     qtbot.waitUntil(lambda: window.splitter.sizes()[1] <= pane.sizeHint().height() + 2, timeout=3000)
 
 
-def test_a_folder_being_zipped_says_so_with_its_progress(qtbot: QtBot, tmp_path: Path, data_dir: Path) -> None:
+def test_a_folder_being_zipped_says_so_with_its_progress(
+    qtbot: QtBot, tmp_path: Path, data_dir: Path
+) -> None:
     from sgsend_desktop.gui.formatting import progress_text, state_label
 
     window, engine = _rows(qtbot, tmp_path, data_dir, count=1)
