@@ -325,6 +325,12 @@ def test_open_link_saves_in_the_folder_chosen_for_that_download(
         assert sha256_of(project / "report.pdf") == sha256_of(report)
         assert not downloads.exists() or list(downloads.iterdir()) == []
         assert window.prefs.download_path() == downloads  # Settings unchanged
-        assert window.open_link_dialog().folder == downloads
+        again = window.open_link_dialog()
+        assert again.folder == downloads
+        again.folder_edit.setText("Projects/docs")  # typed, relative: from the home folder
+        assert again.folder == Path.home() / "Projects" / "docs"
+        again.folder_edit.setText("~/Desktop")
+        assert again.folder == Path.home() / "Desktop"
+        again.reject()
     finally:
         desktop.close_now()

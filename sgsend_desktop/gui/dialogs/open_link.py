@@ -133,7 +133,10 @@ class OpenLinkDialog(QDialog):
 
     @property
     def folder(self) -> Path:
-        return Path(self.folder_edit.text().strip()).expanduser()
+        """The folder typed or chosen; a relative one is taken from the home folder (the app's working
+        directory means nothing to the user)."""
+        folder = Path(self.folder_edit.text().strip()).expanduser()
+        return folder if folder.is_absolute() else Path.home() / folder
 
     def _choose_folder(self) -> None:
         chosen = self.choose_folder(self.folder_edit.text())
