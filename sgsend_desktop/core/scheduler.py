@@ -90,7 +90,11 @@ class Scheduler:
                     break
                 if row.id in engine._running:
                     continue
-                job = Running(JobControl(), TransferProgress(row.payload_size or 0))
+                # what it resumes from shows at once, not "0 B" until the server answers (an outage)
+                kept = engine._kept_progress(row)
+                progress = TransferProgress(row.payload_size or 0)
+                progress.reset(row.payload_size or 0, sent=kept, confirmed=kept)
+                job = Running(JobControl(), progress)
                 engine._running[row.id] = job
                 job.thread = threading.Thread(target=engine._run_job, args=(row.id, job),
                                               name=f"transfer-{row.id}", daemon=True)

@@ -152,6 +152,32 @@ def test_pause_while_reconnecting_is_immediate(make_engine: Callable[..., Transf
     assert paused.reconnect_at is None and paused.error is None
 
 
+def test_a_send_resumed_while_the_server_is_away_shows_what_it_kept(
+        make_engine: Callable[..., TransferEngine], tmp_path: Path) -> None:
+    """Found using the window: a send paused at 33 %, resumed (Resume all) while its server was down,
+    read "0 B of 300.0 MB · 0 %" until the server answered: its finished parts show at once now."""
+    [port] = free_ports(1)
+    server = _serve_on(tmp_path / "server-data", port)
+    engine = make_engine(server.url, retry=OUTAGE_RETRY, upload_limit_bps=4 * MiB)
+    [sent] = engine.send([make_file(tmp_path / "movie.mkv", 24 * MiB, seed=6)])
+    wait_for(lambda: sum(p.state == "done" for p in engine.journal.parts(sent)) >= 2, 30, "two parts")
+    engine.pause(sent)
+    paused = wait_state(engine, sent, [TransferState.PAUSED])
+    kept = sum(p.size for p in engine.journal.parts(sent) if p.state == "done")
+    assert paused.bytes_done >= kept > 0
+    _kill(server)
+    engine.resume(sent)
+    wait_for(lambda: engine.snapshot(sent).reconnecting, 20, "reconnecting")
+    waiting = engine.snapshot(sent)
+    assert waiting.bytes_done == kept and waiting.size == paused.size, waiting
+    server = _serve_on(tmp_path / "server-data", port)
+    try:
+        engine.reconnect_now()
+        assert wait_state(engine, sent, FINISHED, timeout=60).state is TransferState.DONE
+    finally:
+        server.stop()
+
+
 # the next probe is 45-60 s away: whatever ends the wait sooner is what the test is about
 PATIENT_RETRY = RetryPolicy(max_attempts=10, base_delay=0.05, max_delay=0.5, reconnect_base_delay=60.0,
                             reconnect_early_max_delay=60.0, reconnect_max_delay=60.0)
