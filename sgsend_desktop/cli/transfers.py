@@ -29,6 +29,7 @@ from sgsend_desktop.core.links import ShareLink, parse_link
 from sgsend_desktop.core.local_server import LocalEndpoint, open_local_server, share_lan_from_env
 from sgsend_desktop.core.logsetup import configure_logging
 from sgsend_desktop.core.model import Direction, EngineEvent, TransferOptions, TransferSnapshot, TransferState
+from sgsend_desktop.core.units import format_size
 
 WAIT_DONE = (TransferState.DONE, TransferState.FAILED, TransferState.CANCELLED, TransferState.PAUSED)
 _DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
@@ -197,8 +198,8 @@ class ProgressPrinter:
         fraction = snap.bytes_done / snap.size if snap.size else 0.0
         seconds = int(snap.eta_seconds or 0)
         eta = f" ETA {seconds // 60}:{seconds % 60:02d}" if snap.eta_seconds else ""
-        text = (f"{snap.id} {snap.name[:30]} {fraction:6.1%} "
-                f"{snap.bytes_done / 1e6:.1f}/{snap.size / 1e6:.1f} MB {snap.speed_bps / 1e6:.1f} MB/s{eta}")
+        moved = f"{format_size(snap.bytes_done)} of {format_size(snap.size)}"
+        text = f"{snap.id} {snap.name[:30]} {fraction:6.1%} {moved} {format_size(snap.speed_bps)}/s{eta}"
         if self._tty:
             filled = int(fraction * 20)
             self._stream.write(f"\r[{'#' * filled}{'.' * (20 - filled)}] {text}\x1b[K")
@@ -362,7 +363,7 @@ def run_list(args: argparse.Namespace) -> int:
             arrow = "↑" if snap.direction is Direction.SEND else "↓"
             done = snap.state is TransferState.DONE and snap.file_size is not None
             shown = snap.file_size if done and snap.file_size is not None else snap.size
-            size = f"{shown / 1e6:.1f} MB" if shown or done else "-"
+            size = format_size(shown) if shown or done else "-"  # the window's units (1024-based)
             where = snap.link_only or snap.saved_path or snap.transfer_id or ""
             line = f"{snap.id}  {arrow} {snap.state.value:<11} {size:>10}  {snap.name}  {where}"
             print(line + (f"  ({snap.error})" if snap.error else ""))

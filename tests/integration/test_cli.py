@@ -51,6 +51,8 @@ def test_pause_and_cancel_from_another_process(disk_server: ServerProc, tmp_path
         assert row.state is TransferState.PAUSED and row.upload_id
         listed = run_cli(["list"], data, disk_server.url)
         assert re.search(rf"{local_id}\s+\S+ paused", listed.stdout)
+        assert " 30.0 MB  slow.bin" in listed.stdout  # the window's units (30 MiB), not 31.5 "MB"
+
         cancelled = run_cli(["cancel", local_id], data, disk_server.url)
         assert cancelled.returncode == 0, cancelled.stderr
         assert journal.get(local_id).state is TransferState.CANCELLED
