@@ -1123,6 +1123,9 @@ class MainWindow(QMainWindow):
 
     def open_history(self) -> HistoryDialog:
         dialog = HistoryDialog(self.model.all_snapshots(), self)
+        dialog.remove_requested.connect(
+            lambda ids: self.commands.discard(ids, on_done=lambda _result: dialog.forget(ids))
+        )
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog

@@ -161,9 +161,10 @@ def cancel_question(selected: Sequence[TransferSnapshot]) -> Question | None:
     )
 
 
-def remove_question(selected: Sequence[TransferSnapshot]) -> Question | None:
-    """Removing a row forgets it on this computer: a running transfer stops for good, a sent file's
-    link and key are gone from this app (the file stays on the server until it expires)."""
+def remove_question(selected: Sequence[TransferSnapshot], where: str = "the list") -> Question | None:
+    """Removing a row (from the list, or from History) forgets it on this computer: a running transfer
+    stops for good, a sent file's link and key are gone from this app (the file stays on the server
+    until it expires)."""
     if not selected:
         return None
     running = [s for s in selected if not s.state.is_final and s.state is not TransferState.FAILED]
@@ -184,7 +185,7 @@ def remove_question(selected: Sequence[TransferSnapshot]) -> Question | None:
             "Its link and key are forgotten on this computer (copy the link first if you still need it); "
             "the file stays on the server until it expires — use Delete from server to remove it there."
         )
-    return Question(f"Remove {_names(selected)} from the list?", " ".join(reasons), "Remove", "Keep")
+    return Question(f"Remove {_names(selected)} from {where}?", " ".join(reasons), "Remove", "Keep")
 
 
 def delete_question(selected: Sequence[TransferSnapshot]) -> Question | None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QItemSelectionModel, QPoint, Qt
 from pytestqt.qtbot import QtBot
 
 from sgsend_desktop.core.engine import TransferEngine
@@ -290,9 +290,25 @@ def test_clear_finished_takes_done_rows_off_the_list_and_history_keeps_them_acro
         history = again.window.open_history()
         assert isinstance(history, HistoryDialog)
         assert sorted(s.share_link or "" for s in history.entries) == links
+        # History grows for good otherwise: Remove… forgets entries (asked: their links go)
+        asked: list[object] = []
+        history.confirm = lambda question: asked.append(question) or True
+        assert not history.remove_button.isEnabled()
+        history.table.selectRow(0)
+        flags = QItemSelectionModel.SelectionFlag
+        history.table.selectionModel().select(history.proxy.index(1, 0), flags.Select | flags.Rows)
+        doomed = [snap.id for snap in history.selected_all()]
+        assert len(doomed) == 2 and history.remove_button.isEnabled()
+        qtbot.mouseClick(history.remove_button, Qt.MouseButton.LeftButton)
+        assert len(asked) == 1 and "from History" in asked[0].title  # type: ignore[attr-defined]
+        qtbot.waitUntil(lambda: len(history.entries) == 4, timeout=10_000)
+        assert not {snap.id for snap in history.entries} & set(doomed)
+        qtbot.waitUntil(lambda: len(again.window.model.all_snapshots()) == 4, timeout=10_000)
         history.close()
     finally:
         again.close_now()
+    listed = cli(["list"], data_dir)
+    assert listed.returncode == 0 and not any(local_id in listed.stdout for local_id in doomed)
 
 
 def test_open_link_saves_in_the_folder_chosen_for_that_download(

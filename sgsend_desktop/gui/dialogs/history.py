@@ -3,7 +3,7 @@ and a Sent / Received filter."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from PySide6.QtCore import (
@@ -12,6 +12,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
+    Signal,
 )
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
@@ -32,8 +33,10 @@ from PySide6.QtWidgets import (
 
 from sgsend_desktop.core.model import Direction, TransferSnapshot, TransferState
 from sgsend_desktop.gui.colors import ToneLabel
+from sgsend_desktop.gui.dialogs.confirm import ask
 from sgsend_desktop.gui.formatting import display_name, file_size_text, state_label
 from sgsend_desktop.gui.icons import file_icon
+from sgsend_desktop.gui.rules import Question, remove_question
 
 Index = QModelIndex | QPersistentModelIndex
 FILTERS = ("All", "Sent", "Received")
@@ -129,8 +132,14 @@ class HistoryFilter(QSortFilterProxyModel):
 
 
 class HistoryDialog(QDialog):
+    """The finished transfers, searchable; a link to copy; *Remove…* forgets entries (asked first when a
+    link would be lost): ``remove_requested`` carries their ids, and ``forget`` takes them off here."""
+
+    remove_requested = Signal(list)  # local ids, already confirmed
+
     def __init__(self, snapshots: Sequence[TransferSnapshot], parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.confirm: Callable[[Question], bool] = lambda question: ask(self, question)
         self.setWindowTitle("History")
         self.setAccessibleName("Transfer history")
         self.resize(860, 440)
@@ -162,7 +171,7 @@ class HistoryDialog(QDialog):
         self.table.setModel(self.proxy)
         self.table.setAccessibleName("Sent and received transfers")
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setTabKeyNavigation(False)
         self.table.setShowGrid(False)
@@ -189,6 +198,11 @@ class HistoryDialog(QDialog):
         self.copy_button = QPushButton("Copy link")
         self.copy_button.setAccessibleName("Copy the selected transfer's link")
         self.copy_button.clicked.connect(self.copy_selected)
+        self.remove_button = QPushButton("&Remove…")
+        self.remove_button.setAccessibleName("Remove the selected transfers from History")
+        self.remove_button.setToolTip("Forget the selected transfers on this computer (a sent file's link "
+                                      "and key too; the file stays on the server until it expires)")
+        self.remove_button.clicked.connect(self.remove_selected)
         self.status_label = ToneLabel("")
         self.status_label.setAccessibleName("History status")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -196,6 +210,7 @@ class HistoryDialog(QDialog):
         buttons.button(QDialogButtonBox.StandardButton.Close).setAccessibleName("Close")
         row_buttons = QHBoxLayout()
         row_buttons.addWidget(self.copy_button)
+        row_buttons.addWidget(self.remove_button)
         row_buttons.addWidget(self.status_label, 1)
         row_buttons.addWidget(buttons)
 
@@ -217,15 +232,35 @@ class HistoryDialog(QDialog):
         self._update_buttons()
 
     def selected(self) -> TransferSnapshot | None:
-        rows = self.table.selectionModel().selectedRows()
-        if not rows or self.stack.currentWidget() is not self.table:
-            return None
-        snap = rows[0].data(Qt.ItemDataRole.UserRole)
-        return snap if isinstance(snap, TransferSnapshot) else None
+        """The one selected entry (None when none, or several)."""
+        chosen = self.selected_all()
+        return chosen[0] if len(chosen) == 1 else None
+
+    def selected_all(self) -> list[TransferSnapshot]:
+        if self.stack.currentWidget() is not self.table:
+            return []
+        snaps = [row.data(Qt.ItemDataRole.UserRole) for row in self.table.selectionModel().selectedRows()]
+        return [snap for snap in snaps if isinstance(snap, TransferSnapshot)]
 
     def _update_buttons(self) -> None:
         snap = self.selected()
         self.copy_button.setEnabled(bool(snap and entry_link(snap)))
+        self.remove_button.setEnabled(bool(self.selected_all()))
+
+    def remove_selected(self) -> None:
+        chosen = self.selected_all()
+        question = remove_question(chosen, "History")
+        if chosen and (question is None or self.confirm(question)):
+            self.remove_requested.emit([snap.id for snap in chosen])
+
+    def forget(self, ids: Sequence[str]) -> None:
+        """The engine forgot these: they leave the list."""
+        gone = set(ids)
+        self.model.beginResetModel()
+        self.entries[:] = [snap for snap in self.entries if snap.id not in gone]
+        self.model.endResetModel()
+        self.status_label.setText(f"Removed {len(gone)} from History." if len(gone) > 1 else "Removed.")
+        self._filter_changed()
 
     def copy_selected(self) -> None:
         snap = self.selected()
