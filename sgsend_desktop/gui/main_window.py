@@ -147,6 +147,28 @@ TOOLBAR: list[tuple[str, str, bool] | None] = [
 ]
 
 
+FINISHED_QUIET_S = 2.0  # finished transfers are told once none has finished for this long...
+FINISHED_MOST_S = 10.0  # ...or this long after the first of them
+
+
+def finished_text(group: Sequence[TransferSnapshot]) -> str:
+    """What a notification says of sends (or receives) that finished together."""
+    first = display_name(group[0])
+    who = first
+    if len(group) == 2:
+        who = f"{first} and {display_name(group[1])}"
+    elif len(group) > 2:
+        who = f"{first} and {len(group) - 1} more"
+    if group[0].direction is Direction.SEND:
+        if len(group) == 1:
+            return f"{who} is uploaded; its link is ready to share."
+        return f"{who} are uploaded; their links are ready to share."
+    if len(group) == 1:
+        return f"{who} was saved to {group[0].saved_path or 'your folder'}."
+    folders = {str(Path(s.saved_path).parent) for s in group if s.saved_path}
+    return f"{who} were saved{f' to {folders.pop()}' if len(folders) == 1 else ''}."
+
+
 def cleared_text(count: int) -> str:
     return f"Cleared {count} finished transfer{'s' if count != 1 else ''} off the list; History keeps them."
 
@@ -192,6 +214,11 @@ class MainWindow(QMainWindow):
         self._totals_text = ""
         self._details_shape: tuple[object, ...] | None = None
         self._live_pending = False
+        self._finished: list[TransferSnapshot] = []  # done, not told yet (see _notify)
+        self._finished_since = 0.0
+        self._finished_timer = QTimer(self)
+        self._finished_timer.setSingleShot(True)
+        self._finished_timer.timeout.connect(self._tell_finished)
         self.unpacker = ZipUnpacker(runner, self)
         self.unpacker.progress.connect(self._unpack_progress)
 
@@ -528,17 +555,29 @@ class MainWindow(QMainWindow):
     def _notify(self, event: EngineEvent) -> None:
         snap = event.snapshot
         name = display_name(snap)
-        if event.kind == "done" and snap.direction is Direction.SEND:
-            self.notification.emit("Sent", f"{name} is uploaded; its link is ready to share.", False, snap.id)
-        elif event.kind == "done":
-            where = snap.saved_path or "your folder"
-            self.notification.emit("Received", f"{name} was saved to {where}.", False, snap.id)
+        if event.kind == "done":
+            # finished ones are told together: 50 files dropped at once made 50 notifications
+            if not self._finished:
+                self._finished_since = time.monotonic()
+            self._finished.append(snap)
+            wait = min(FINISHED_QUIET_S, FINISHED_MOST_S - (time.monotonic() - self._finished_since))
+            self._finished_timer.start(max(0, round(wait * 1000)))
         elif event.kind == "downloaded":
             self.notification.emit("Downloaded", downloaded_text(name, snap.download_count), False, snap.id)
         elif event.kind == "failed":
             self.notification.emit(
                 "Transfer failed", f"{name}: {snap.error or 'unknown error'}", True, snap.id
             )
+
+    def _tell_finished(self) -> None:
+        """One notification for the sends, one for the receives that finished since the last one."""
+        finished, self._finished = self._finished, []
+        for title, group in (
+            ("Sent", [s for s in finished if s.direction is Direction.SEND]),
+            ("Received", [s for s in finished if s.direction is Direction.RECEIVE]),
+        ):
+            if group:
+                self.notification.emit(title, finished_text(group), False, group[-1].id)
 
     def _update_live_soon(self) -> None:
         """Once per turn of the event loop, however many events came: the label looks at every row

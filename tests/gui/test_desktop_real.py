@@ -74,9 +74,10 @@ def test_drop_two_files_reach_done_and_the_copied_link_downloads_with_sgsend_get
         got = cli(["get", link, "-o", str(out)], tmp_path / "cli-receiver")
         assert got.returncode == 0, got.stderr
         assert sha256_of(out / "video.bin") == sha256_of(big)
-        qtbot.waitUntil(
-            lambda: sum(title == "Sent" for title, _m in desktop.tray.messages) == 2, timeout=5000
-        )
+        def told_sent(name: str) -> bool:  # files that finish together are told in one notification
+            return any(title == "Sent" and name in text for title, text in desktop.tray.messages)
+
+        qtbot.waitUntil(lambda: told_sent("notes.txt") and told_sent("video.bin"), timeout=15_000)
         # The recipient's download comes back over the server's event stream: notice + count in the row.
         qtbot.waitUntil(
             lambda: any(title == "Downloaded" for title, _m in desktop.tray.messages), timeout=15_000

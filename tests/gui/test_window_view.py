@@ -801,3 +801,38 @@ def test_queuing_says_what_was_queued(qtbot: QtBot, tmp_path: Path, data_dir: Pa
     assert window.statusBar().currentMessage() == "Queued 3 items to send, one link each."
     window.send_paths(files, together=True)
     assert window.statusBar().currentMessage() == "Queued 3 items to send as one zip with one link."
+
+
+def test_transfers_finishing_together_are_told_in_one_notification(
+    qtbot: QtBot, tmp_path: Path, data_dir: Path
+) -> None:
+    """Found using the window: 50 files dropped at once made 50 "Sent" notifications. Those that finish
+    together are told together (once none has finished for 2 s, or 10 s after the first)."""
+    window, engine = _rows(qtbot, tmp_path, data_dir, count=6)
+    notices: list[tuple[str, str, str]] = []
+    window.notification.connect(lambda title, text, _error, local_id: notices.append((title, text, local_id)))
+    for local_id in ("t1", "t2", "t3", "t4", "t5"):
+        _done_send(engine, local_id)
+    qtbot.wait(300)
+    assert notices == []  # more may come
+    qtbot.waitUntil(lambda: len(notices) == 1, timeout=5000)
+    title, text, local_id = notices[0]
+    assert title == "Sent" and local_id == "t5"
+    first = display_name(engine.snapshot("t1"))
+    assert text == f"{first} and 4 more are uploaded; their links are ready to share."
+    _done_send(engine, "t6")  # later, on its own
+    qtbot.waitUntil(lambda: len(notices) == 2, timeout=5000)
+    assert notices[1][1] == f"{display_name(engine.snapshot('t6'))} is uploaded; its link is ready to share."
+
+
+def test_received_files_told_together_name_their_folder() -> None:
+    from sgsend_desktop.gui.main_window import finished_text
+
+    def got(name: str, folder: str) -> TransferSnapshot:
+        return TransferSnapshot(name, Direction.RECEIVE, name, 10, TransferState.DONE,
+                                saved_path=f"{folder}/{name}")
+
+    assert finished_text([got("a.pdf", "/home/me")]) == "a.pdf was saved to /home/me/a.pdf."
+    same = [got("a.pdf", "/dl"), got("b.jpg", "/dl"), got("c.mov", "/dl")]
+    assert finished_text(same) == "a.pdf and 2 more were saved to /dl."
+    assert finished_text([got("a.pdf", "/dl"), got("b.jpg", "/media/usb")]) == "a.pdf and b.jpg were saved."
