@@ -577,8 +577,12 @@ class DownloadJob(JobSteps):
             url = urls.refresh(row.download_ticket)
         if url is None:
             self._info = self._check_info(row.transfer_id)
-            if row.dest_dir and self._info.file_size_bytes > 0:
-                check_room(Path(row.dest_dir), self._info.file_size_bytes - resume_point(row)[1])
+            declared = self._info.file_size_bytes
+            if declared > 0 and not row.payload_size:  # the row shows the size from now on
+                self.ctx.journal.update(self.id, options={**row.options, "declared_size": declared})
+                self.ctx.progress.reset(declared)
+            if row.dest_dir and declared > 0:
+                check_room(Path(row.dest_dir), declared - resume_point(row)[1])
         if state:
             self._state(TransferState.DOWNLOADING)
         if url is None and caps.presigned_download:

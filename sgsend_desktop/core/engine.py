@@ -246,7 +246,8 @@ class TransferEngine:
 
     def _snapshot(self, row: TransferRow) -> TransferSnapshot:
         job = self._running.get(row.id)
-        size = row.payload_size or 0
+        # a receive that stopped before its first byte (no room, a refused link) still shows its size
+        size = row.payload_size or int(row.options.get("declared_size") or 0)
         done = row.bytes_done
         confirmed = row.bytes_done
         speed, eta = 0.0, None

@@ -59,6 +59,7 @@ def test_a_download_with_no_room_is_refused_before_a_byte_or_a_download_count(
     assert got.error and got.error.startswith(expected), got.error
     assert "\n" not in got.error and "OSError" not in got.error
     assert list(tiny_disk.iterdir()) == []  # not even a partial file
+    assert got.size >= 12 * MiB  # the row says how big the file it has no room for is
     info = httpx.get(f"{disk_server.url}/api/transfers/info/{snap.transfer_id}").json()
     assert info["download_count"] == 0  # the one download the link allows is still there
     elsewhere = wait_state(engine, engine.receive(snap.share_link, dest_dir=tmp_path / "roomy"), FINISHED)
