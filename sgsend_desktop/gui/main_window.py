@@ -884,7 +884,7 @@ class MainWindow(QMainWindow):
         def received(local_id: str) -> None:
             self.select_transfer(local_id)
             if local_id in known:  # the engine went on with the unfinished receive of this link
-                self.show_note(ALREADY_RECEIVING_TEXT)
+                self.statusBar().showMessage(ALREADY_RECEIVING_TEXT, 6000)  # the user's own action: at once
 
         self.commands.receive(
             link,
@@ -991,7 +991,8 @@ class MainWindow(QMainWindow):
     def clear_finished(self) -> None:
         """The finished rows leave the queue; History keeps them (nothing to ask: nothing is lost)."""
         self.commands.clear_finished(
-            on_result=lambda ids: self.show_note(cleared_text(len(ids))) if ids else None
+            # feedback on the user's own action: at once, not queued behind an error like a passing note
+            on_result=lambda ids: self.statusBar().showMessage(cleared_text(len(ids)), 6000) if ids else None
         )
 
     def copy_links(self) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 
@@ -113,6 +114,37 @@ class QueueTotals:
         return " · ".join(parts)
 
 
+def moved_bytes(rows: Iterable[TransferSnapshot]) -> int:
+    """Bytes moved by all the rows together (a finished row: all of its bytes)."""
+    return sum(
+        s.size if s.state is TransferState.DONE else min(s.size, max(s.bytes_done, s.bytes_confirmed))
+        for s in rows
+    )
+
+
+class Throughput:
+    """The queue's speed from the bytes all its rows moved over the last few seconds. Adding up the rows'
+    own speeds missed the files that finished within a second: 50 small photos at 8 MB/s read 4.2 MB/s."""
+
+    WINDOW = 5.0
+    SETTLED = 1.0  # seconds of samples before a figure is given
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._samples: deque[tuple[float, int]] = deque()
+
+    def rate(self, moved: int) -> float:
+        now = self._clock()
+        if self._samples and moved < self._samples[-1][1]:
+            self._samples.clear()  # rows removed (or a zip's bytes traded for its upload): start again
+        self._samples.append((now, moved))
+        while len(self._samples) > 2 and now - self._samples[1][0] >= self.WINDOW:
+            self._samples.popleft()
+        start, moved_then = self._samples[0]
+        span = now - start
+        return (moved - moved_then) / span if span >= self.SETTLED else 0.0
+
+
 class TransferQueueModel(QAbstractTableModel):
     """Rows in engine queue order; ``upsert`` replaces a row's snapshot in place."""
 
@@ -126,6 +158,7 @@ class TransferQueueModel(QAbstractTableModel):
         self._clock = clock
         self._updated: dict[str, float] = {}  # when each row last heard from the engine
         self._leaving: set[str] = set()  # archived rows still shown, taken off together (one batch)
+        self._throughput = Throughput(clock)
 
     # --- Qt model API -------------------------------------------------------------------------
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008 - Qt signature
@@ -378,7 +411,11 @@ class TransferQueueModel(QAbstractTableModel):
         return [*self._rows, *self._archived.values()]
 
     def totals(self) -> QueueTotals:
-        return totals_of(self._rows, self.speed_of)
+        totals = totals_of(self._rows, self.speed_of)
+        rate = self._throughput.rate(moved_bytes(self._rows))
+        if totals.active and rate > totals.speed_bps:
+            totals = replace(totals, speed_bps=rate)
+        return totals
 
 
 def totals_of(
